@@ -5,11 +5,22 @@
 KUBE_BUILD_DIR="$REPO_ROOT/lab/kube-build"
 GO_TOOLCHAIN_VERSION="1.26.8" # used only when the machine has no Go >= 1.25
 
+kube_version() { awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$KUBE_BUILD_DIR/go.mod"; }
+etcd_version() { awk '$1=="go.etcd.io/etcd/server/v3"{print $2; exit}' "$KUBE_BUILD_DIR/go.mod"; }
+
+# Stamp the real version into the binaries: without it the apiserver reports v0.0.0-master,
+# which kubectl version skew checks and helm's kubeVersion constraints misread.
+kube_ldflags() {
+  local v minor
+  v=$(kube_version)
+  minor=${v#v1.}
+  minor=${minor%%.*}
+  printf '%s' "-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X go.etcd.io/etcd/api/v3/version.GitSHA=$(etcd_version)"
+}
+
 kube_versions() {
-  local k e
-  k=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$KUBE_BUILD_DIR/go.mod")
-  e=$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2; exit}' "$KUBE_BUILD_DIR/go.mod")
-  printf 'kube-%s-etcd-%s-%s' "$k" "$e" "$(cat "$KUBE_BUILD_DIR/go.mod" "$KUBE_BUILD_DIR/go.sum" | sha256sum | cut -c1-8)"
+  printf 'kube-%s-etcd-%s-%s' "$(kube_version)" "$(etcd_version)" \
+    "$({ cat "$KUBE_BUILD_DIR/go.mod" "$KUBE_BUILD_DIR/go.sum"; kube_ldflags; } | sha256sum | cut -c1-8)"
 }
 
 kube_bin_dir() { printf '%s/%s/bin' "$EGW_CACHE" "$(kube_versions)"; }
@@ -57,7 +68,7 @@ ensure_kube_binaries() {
   log "building lab control-plane binaries ($(kube_versions)) with $("$go" version); first build takes ~15-30 min on 2 cores"
   start=$(date +%s)
   (cd "$KUBE_BUILD_DIR" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
-    "$go" build -trimpath -ldflags='-s -w' -o "$tmp/" \
+    "$go" build -trimpath -ldflags="$(kube_ldflags)" -o "$tmp/" \
     go.etcd.io/etcd/server/v3 \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
@@ -66,6 +77,8 @@ ensure_kube_binaries() {
   mv "$tmp/server" "$tmp/etcd" # etcd's main package is go.etcd.io/etcd/server/v3
   local secs=$(( $(date +%s) - start ))
   rm -rf "$bin" && mv "$tmp" "$bin"
+  # Binaries of older pins are dead weight (~450 MB each).
+  find "$EGW_CACHE" -maxdepth 1 -name 'kube-*' ! -name "$(kube_versions)" -exec rm -rf {} +
   printf '%s built in %ss with %s on %s cores\n' "$(kube_versions)" "$secs" "$("$go" version)" "$(nproc)" \
     >>"$EGW_CACHE/build-times.log"
   log "lab binaries built in ${secs}s -> $bin (recorded in $EGW_CACHE/build-times.log)"
