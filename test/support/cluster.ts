@@ -1,0 +1,57 @@
+// Real control planes for tests. `testCluster()` gives the one the test command shares
+// (EGW_TEST_KUBECONFIG), or starts a private one when a file is run on its own.
+// `privateControlPlane()` always starts a fresh one, for tests that restart or break it.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { type ControlPlane, destroyControlPlane, startControlPlane } from '../../lab/src/index.ts';
+
+export interface TestCluster {
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+}
+
+let shared: Promise<TestCluster> | undefined;
+const privates: ControlPlane[] = [];
+let cleanupHooked = false;
+
+function hookCleanup(): void {
+  if (cleanupHooked) return;
+  cleanupHooked = true;
+  // The test runner lets the process drain and exit; stop what this file started first.
+  let done = false;
+  process.on('beforeExit', () => {
+    if (done) return;
+    done = true;
+    void Promise.all(privates.map((cp) => destroyControlPlane(cp.state.dir)));
+  });
+}
+
+export async function privateControlPlane(
+  opts: { nodeMonitorGracePeriod?: string } = {},
+): Promise<ControlPlane & { kubeConfig: KubeConfig }> {
+  hookCleanup();
+  const dir = await mkdtemp(join(tmpdir(), 'egw-cp-'));
+  const cp = await startControlPlane({ dir, ...opts });
+  privates.push(cp);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(cp.kubeconfigPath);
+  return Object.assign(cp, { kubeConfig });
+}
+
+export function testCluster(): Promise<TestCluster> {
+  shared ??= (async () => {
+    const fromEnv = process.env['EGW_TEST_KUBECONFIG'];
+    const kubeconfigPath = fromEnv ?? (await privateControlPlane()).kubeconfigPath;
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(kubeconfigPath);
+    return { kubeconfigPath, kubeConfig };
+  })();
+  return shared;
+}
+
+/** A name no other test run uses, valid as a Kubernetes object name. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
