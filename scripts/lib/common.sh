@@ -26,7 +26,13 @@ ensure_apt_packages() {
 
 # npm ci only when the lockfile changed since the last install.
 ensure_npm_packages() {
-  command -v npm >/dev/null || die "npm not found: install Node.js (any version) with npm; it bootstraps Node 24"
+  # Any npm can bootstrap: the runtime itself (Node 24) comes from the npm registry below.
+  if ! command -v npm >/dev/null; then
+    [ "$(id -u)" -eq 0 ] || die "npm not found; install Node.js with npm, or run as root so Debian's npm is installed"
+    log "installing Debian's nodejs + npm (only to bootstrap the pinned Node 24)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
   local stamp="$REPO_ROOT/node_modules/.egw-lock.sha256" want
   want=$(sha256sum "$REPO_ROOT/package-lock.json" | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$REPO_ROOT/node_modules/.bin/node" ]; then
