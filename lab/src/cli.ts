@@ -11,7 +11,7 @@ import {
   loadState,
   startControlPlane,
 } from './controlplane/controlplane.ts';
-import { isRunning } from './controlplane/processes.ts';
+import { childPid } from './controlplane/processes.ts';
 import { toolBinary } from './paths.ts';
 
 export function labDir(): string {
@@ -70,9 +70,9 @@ program
     let healthy = true;
     for (const name of COMPONENTS) {
       const p = state.processes.find((q) => q.name === name);
-      const up = p !== undefined && isRunning(p);
-      healthy &&= up;
-      console.log(`${name.padEnd(24)} ${up ? `running (pid ${p.pid})` : 'stopped'}`);
+      const pid = p && childPid(p);
+      healthy &&= pid !== undefined;
+      console.log(`${name.padEnd(24)} ${pid !== undefined ? `running (pid ${pid})` : 'stopped'}`);
     }
     const ready = await apiserverReady(state);
     healthy &&= ready;

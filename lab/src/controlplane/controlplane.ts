@@ -12,7 +12,14 @@ import { cidrToRange, formatIp, parseCidr } from '../../../src/common/ip.ts';
 import { kubeBinary } from '../paths.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { Pki } from './pki.ts';
-import { isRunning, killProcess, type ManagedProcess, startProcess, stopProcess } from './processes.ts';
+import {
+  isHealthy,
+  isRunning,
+  type ManagedProcess,
+  restartChild,
+  startProcess,
+  stopProcess,
+} from './processes.ts';
 
 export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
 export const COMPONENTS: readonly Component[] = [
@@ -286,8 +293,8 @@ async function launch(
   state.processes = [...state.processes.filter((p) => p.name !== name), proc];
   await saveState(state);
   // A process that dies at once (bad flag, port taken) should fail here, not as a readiness timeout.
-  await sleep(100);
-  if (!isRunning(proc)) throw new Error(`${name} exited at start; see ${proc.logFile}`);
+  await sleep(300);
+  if (!isHealthy(proc)) throw new Error(`${name} exited at start; see ${proc.logFile}`);
 }
 
 export interface ControlPlane {
@@ -311,14 +318,14 @@ function handle(state: ControlPlaneState, certs: Awaited<ReturnType<typeof pki>>
     stop: () => stopControlPlane(state.dir),
     async restart(component, opts = {}) {
       const p = processByName(state, component);
-      if (p) await (opts.crash ? killProcess(p) : stopProcess(p));
-      await launch(state, certs, component);
+      if (p && isRunning(p)) await restartChild(p, opts.crash ?? false);
+      else await launch(state, certs, component);
       if (component === 'kube-apiserver' || component === 'etcd') {
         await waitFor('kube-apiserver', () => apiserverReady(state), 60_000, join(state.dir, 'logs'));
       }
     },
     async status() {
-      return Object.fromEntries(state.processes.map((p) => [p.name, isRunning(p) ? 'running' : 'stopped']));
+      return Object.fromEntries(state.processes.map((p) => [p.name, isHealthy(p) ? 'running' : 'stopped']));
     },
     async writeUserKubeconfig(path, user, opts = {}) {
       const file = user.commonName.replace(/[^A-Za-z0-9._-]/g, '_');
