@@ -1,0 +1,73 @@
+// Prometheus metrics shared by the controller and the agent: one registry per process (so
+// nothing registers on a global default that is never served — an upstream bug), the
+// process/runtime defaults, and a small HTTP server for /metrics.
+import { createServer, type Server } from 'node:http';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BindAddress } from './config.ts';
+
+export function newRegistry(component: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** Work-queue and reconcile metrics, named like controller-runtime's so dashboards carry over. */
+export function controllerMetrics(registry: Registry) {
+  return {
+    reconcileTotal: new Counter({
+      name: 'controller_runtime_reconcile_total',
+      help: 'Reconciliations per controller and result',
+      labelNames: ['controller', 'result'] as const,
+      registers: [registry],
+    }),
+    reconcileSeconds: new Histogram({
+      name: 'controller_runtime_reconcile_time_seconds',
+      help: 'Time per reconciliation',
+      labelNames: ['controller'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'workqueue_depth',
+      help: 'Keys waiting in the work queue',
+      labelNames: ['name'] as const,
+      registers: [registry],
+    }),
+    queueAdds: new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Keys added to the work queue',
+      labelNames: ['name'] as const,
+      registers: [registry],
+    }),
+    queueRetries: new Counter({
+      name: 'workqueue_retries_total',
+      help: 'Keys re-queued after a failure',
+      labelNames: ['name'] as const,
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'leader_election_master_status',
+      help: '1 while this replica is the leader',
+      labelNames: ['name'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export function startMetricsServer(registry: Registry, bind: BindAddress): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found; metrics are at /metrics\n');
+      return;
+    }
+    registry
+      .metrics()
+      .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+      .catch((err: Error) => res.writeHead(500).end(`${err.message}\n`));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(bind.port, bind.host || undefined, () => resolve(server));
+  });
+}
