@@ -65,7 +65,7 @@ ensure_kube_binaries() {
   go=$(find_go)
   tmp="$bin.partial"
   rm -rf "$tmp" && mkdir -p "$tmp"
-  log "building lab control-plane binaries ($(kube_versions)) with $("$go" version); first build takes ~15-30 min on 2 cores"
+  log "building lab control-plane binaries ($(kube_versions)) with $("$go" version); first build takes about 5 min on 2 cores"
   start=$(date +%s)
   (cd "$KUBE_BUILD_DIR" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
     "$go" build -trimpath -ldflags="$(kube_ldflags)" -o "$tmp/" \
