@@ -1,0 +1,334 @@
+// Brings the whole lab up and down: network, control plane (in the control-plane node's
+// namespace), one kubelet and one kube-proxy per node, and the external host's server.
+// Also the faults: power a node off/on, partition/heal it.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  type ControlPlane,
+  destroyControlPlane,
+  loadState as loadControlPlaneState,
+  startControlPlane,
+} from './controlplane/controlplane.ts';
+import { isRunning, type ManagedProcess, startProcess, stopProcess } from './controlplane/processes.ts';
+import { stopAllIn } from './kubelet/container-runtime.ts';
+import { type LabState, readLabState, writeLabState } from './lab-state.ts';
+import { deleteAllLabNetns } from './net/netns.ts';
+import {
+  findNode,
+  type NodePlan,
+  planTopology,
+  type Topology,
+  type TopologyOptions,
+} from './net/topology.ts';
+import { ensureNode, ensureRouter, setNodeLinks, setRouterPort } from './net/underlay.ts';
+import { kubeBinary } from './paths.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const KUBELET = join(REPO, 'lab/src/kubelet/main.ts');
+const NETTOOLS_SERVER = join(REPO, 'src/nettools/server-main.ts');
+/** How long a silent node stays Ready: short, so failover tests do not wait 40 s. */
+export const NODE_MONITOR_GRACE = '20s';
+
+export function labDir(): string {
+  return process.env['EGW_LAB_DIR'] ?? '/run/egressgateway-lab';
+}
+
+export const controlPlaneDir = (dir = labDir()) => join(dir, 'control-plane');
+
+function sameOptions(a: TopologyOptions, b: TopologyOptions): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function nodeDir(dir: string, node: string): string {
+  return join(dir, 'nodes', node);
+}
+
+function kubeProxyConfig(t: Topology, n: NodePlan, kubeconfig: string): string {
+  // conntrack tuning off: those sysctls are the machine's business, not a lab node's.
+  return `${JSON.stringify(
+    {
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      mode: 'iptables',
+      clientConnection: { kubeconfig },
+      hostnameOverride: n.name,
+      clusterCIDR: t.clusterPodCidrs.join(','),
+      bindAddress: n.ipv4 ?? '::',
+      healthzBindAddress: '',
+      metricsBindAddress: '127.0.0.1:10249',
+      conntrack: {
+        maxPerCore: 0,
+        min: 0,
+        tcpEstablishedTimeout: '0s',
+        tcpCloseWaitTimeout: '0s',
+        udpTimeout: '0s',
+        udpStreamTimeout: '0s',
+      },
+      iptables: { localhostNodePorts: false, syncPeriod: '30s', minSyncPeriod: '0s' },
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+function record(state: LabState, p: ManagedProcess): void {
+  state.processes = [...state.processes.filter((q) => q.name !== p.name), p];
+}
+
+function findProcess(state: LabState, name: string): ManagedProcess | undefined {
+  return state.processes.find((p) => p.name === name);
+}
+
+async function startNodeProcesses(
+  dir: string,
+  state: LabState,
+  cp: ControlPlane,
+  n: NodePlan,
+): Promise<void> {
+  const nd = nodeDir(dir, n.name);
+  mkdirSync(nd, { recursive: true });
+  const logs = join(dir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const kubeletKc = join(nd, 'kubelet.kubeconfig');
+  if (!existsSync(kubeletKc)) {
+    await cp.writeUserKubeconfig(
+      kubeletKc,
+      { commonName: `system:node:${n.name}`, organizations: ['system:nodes'] },
+      { inCluster: true },
+    );
+  }
+  const proxyKc = join(nd, 'kube-proxy.kubeconfig');
+  if (!existsSync(proxyKc)) {
+    await cp.writeUserKubeconfig(proxyKc, { commonName: 'system:kube-proxy' }, { inCluster: true });
+  }
+  const proxyConf = join(nd, 'kube-proxy.yaml');
+  writeFileSync(proxyConf, kubeProxyConfig(state.topology, n, proxyKc));
+  const kubelet = findProcess(state, `kubelet-${n.name}`);
+  if (!kubelet || !isRunning(kubelet)) {
+    record(
+      state,
+      startProcess({
+        name: `kubelet-${n.name}`,
+        binary: process.execPath,
+        args: [KUBELET, '--lab-dir', dir, '--node', n.name],
+        logFile: join(logs, `kubelet-${n.name}.log`),
+        netns: n.netns,
+      }),
+    );
+  }
+  const proxy = findProcess(state, `kube-proxy-${n.name}`);
+  if (!proxy || !isRunning(proxy)) {
+    record(
+      state,
+      startProcess({
+        name: `kube-proxy-${n.name}`,
+        binary: kubeBinary('kube-proxy'),
+        args: [`--config=${proxyConf}`, '--v=0'],
+        logFile: join(logs, `kube-proxy-${n.name}.log`),
+        netns: n.netns,
+      }),
+    );
+  }
+}
+
+async function stopNodeProcesses(dir: string, state: LabState, n: NodePlan): Promise<void> {
+  for (const name of [`kubelet-${n.name}`, `kube-proxy-${n.name}`]) {
+    const p = findProcess(state, name);
+    if (p) await stopProcess(p, 2000);
+    state.processes = state.processes.filter((q) => q.name !== name);
+  }
+  // A powered-off node's containers die with it.
+  const pods = join(nodeDir(dir, n.name), 'pods');
+  if (existsSync(pods)) for (const uid of readdirSync(pods)) await stopAllIn(join(pods, uid), 0);
+}
+
+function startExternalServer(dir: string, state: LabState): void {
+  const existing = findProcess(state, 'external-nettools');
+  if ((existing && isRunning(existing)) || !existsSync(NETTOOLS_SERVER)) return;
+  record(
+    state,
+    startProcess({
+      name: 'external-nettools',
+      binary: process.execPath,
+      args: [NETTOOLS_SERVER, '-protocol', 'all', '-webPort', '8080'],
+      logFile: join(dir, 'logs', 'external-nettools.log'),
+      netns: state.topology.externalNetns,
+    }),
+  );
+}
+
+export interface UpResult {
+  state: LabState;
+  controlPlane: ControlPlane;
+  seconds: number;
+}
+
+/** Starts the lab, or finishes starting it; a running lab with the same options is left as is. */
+export async function up(options: Partial<TopologyOptions> = {}, dir = labDir()): Promise<UpResult> {
+  const t0 = Date.now();
+  const topology = planTopology(options);
+  const previous = readLabState(dir);
+  if (previous && !sameOptions(previous.topology.options, topology.options)) {
+    throw new Error(
+      `the lab is already up with ${JSON.stringify(previous.topology.options)}; run "lab down" first to change it`,
+    );
+  }
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const state: LabState = previous ?? {
+    topology,
+    startedAt: new Date().toISOString(),
+    processes: [],
+    off: [],
+    partitioned: [],
+  };
+  writeLabState(dir, state);
+  await ensureRouter(topology);
+  for (const n of topology.nodes) await ensureNode(topology, n);
+  const cpNode = topology.controlPlane;
+  const controlPlane = await startControlPlane({
+    dir: controlPlaneDir(dir),
+    netns: cpNode.netns,
+    bindAddress: (cpNode.ipv4 ?? cpNode.ipv6)!,
+    serviceCidrs: topology.serviceCidrs,
+    nodeMonitorGracePeriod: NODE_MONITOR_GRACE,
+    extraSans: [cpNode.ipv4, cpNode.ipv6, cpNode.name].filter((x): x is string => x !== undefined),
+  });
+  for (const n of topology.nodes) {
+    if (state.off.includes(n.name)) continue;
+    await startNodeProcesses(dir, state, controlPlane, n);
+  }
+  startExternalServer(dir, state);
+  writeLabState(dir, state);
+  await waitNodesReady(
+    controlPlane.kubeconfigPath,
+    topology.nodes.filter((n) => !state.off.includes(n.name)),
+  );
+  return { state, controlPlane, seconds: (Date.now() - t0) / 1000 };
+}
+
+export function adminKubeConfig(dir = labDir()): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(join(controlPlaneDir(dir), 'admin.kubeconfig'));
+  return kc;
+}
+
+export async function nodeReady(core: CoreV1Api, name: string): Promise<boolean> {
+  try {
+    const node = await core.readNode({ name });
+    return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  } catch {
+    return false;
+  }
+}
+
+async function waitNodesReady(kubeconfig: string, nodes: NodePlan[], timeoutMs = 90_000): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const deadline = Date.now() + timeoutMs;
+  let pending = nodes.map((n) => n.name);
+  while (Date.now() < deadline) {
+    const ready = await Promise.all(pending.map((n) => nodeReady(core, n)));
+    pending = pending.filter((_, i) => !ready[i]);
+    if (pending.length === 0) return;
+    await sleep(250);
+  }
+  throw new Error(`nodes not Ready after ${timeoutMs / 1000}s: ${pending.join(', ')}; see the kubelet logs`);
+}
+
+/** Removes mount points that containers had to create on the machine (deepest first, if empty). */
+function removeCreatedPaths(dir: string): void {
+  const file = join(dir, 'created-paths.txt');
+  if (!existsSync(file)) return;
+  const paths = [...new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean))];
+  for (const top of paths) {
+    try {
+      rmEmptyTree(top);
+    } catch {
+      // not empty: something else put files there; leave it
+    }
+  }
+}
+
+function rmEmptyTree(path: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(path);
+  } catch {
+    // a file mount point (or already gone): remove only if empty
+    if (existsSync(path) && readFileSync(path).length === 0) rmSync(path);
+    return;
+  }
+  for (const e of entries) rmEmptyTree(join(path, e));
+  rmdirSync(path);
+}
+
+/** Stops everything the lab started and removes every namespace, link and file it made. */
+export async function down(dir = labDir()): Promise<void> {
+  const state = readLabState(dir);
+  if (state) {
+    for (const p of [...state.processes].reverse()) await stopProcess(p, 2000);
+    state.processes = [];
+    writeLabState(dir, state);
+  }
+  const nodes = join(dir, 'nodes');
+  if (existsSync(nodes)) {
+    for (const node of readdirSync(nodes)) {
+      const pods = join(nodes, node, 'pods');
+      if (existsSync(pods)) for (const uid of readdirSync(pods)) await stopAllIn(join(pods, uid), 0);
+    }
+  }
+  if (await loadControlPlaneState(controlPlaneDir(dir))) await destroyControlPlane(controlPlaneDir(dir));
+  await deleteAllLabNetns();
+  removeCreatedPaths(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function mustState(dir: string): LabState {
+  const s = readLabState(dir);
+  if (!s) throw new Error('the lab is down; run "lab up" first');
+  return s;
+}
+
+export async function nodeOff(name: string, dir = labDir()): Promise<void> {
+  const state = mustState(dir);
+  const n = findNode(state.topology, name);
+  if (n.index === 0) throw new Error(`${name} runs the control plane; power off a worker instead`);
+  await stopNodeProcesses(dir, state, n);
+  await setNodeLinks(state.topology, n, false);
+  state.off = [...new Set([...state.off, name])];
+  writeLabState(dir, state);
+}
+
+export async function nodeOn(name: string, dir = labDir()): Promise<void> {
+  const state = mustState(dir);
+  const n = findNode(state.topology, name);
+  await setNodeLinks(state.topology, n, true);
+  const cp = await startControlPlane({ dir: controlPlaneDir(dir) });
+  await startNodeProcesses(dir, state, cp, n);
+  state.off = state.off.filter((x) => x !== name);
+  state.partitioned = state.partitioned.filter((x) => x !== name);
+  writeLabState(dir, state);
+  await waitNodesReady(cp.kubeconfigPath, [n]);
+}
+
+/** Cuts the node's cable at the switch: its processes keep running but reach no one. */
+export async function partition(name: string, heal: boolean, dir = labDir()): Promise<void> {
+  const state = mustState(dir);
+  const n = findNode(state.topology, name);
+  if (n.index === 0) throw new Error(`${name} runs the control plane; partition a worker instead`);
+  await setRouterPort(state.topology, n, heal);
+  state.partitioned = heal
+    ? state.partitioned.filter((x) => x !== name)
+    : [...new Set([...state.partitioned, name])];
+  writeLabState(dir, state);
+}
+
+export function labState(dir = labDir()): LabState | undefined {
+  return readLabState(dir);
+}
+
+export { nodeDir };
