@@ -116,6 +116,7 @@ async function startNodeProcesses(
         args: [KUBELET, '--lab-dir', dir, '--node', n.name],
         logFile: join(logs, `kubelet-${n.name}.log`),
         netns: n.netns,
+        netOnly: true,
       }),
     );
   }

@@ -30,6 +30,12 @@ export interface StartSpec {
   /** run inside this network namespace (`ip netns exec` replaces itself, so the PID is the wrapper's) */
   netns?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Join only the network namespace (nsenter), keeping the machine's mount namespace, for
+   * processes that create network namespaces themselves: `ip netns add` inside the private
+   * mount namespace of `ip netns exec` would make namespaces nobody else can see.
+   */
+  netOnly?: boolean;
 }
 
 export function startProcess(spec: StartSpec): ManagedProcess {
@@ -37,12 +43,12 @@ export function startProcess(spec: StartSpec): ManagedProcess {
   const pidFile = `${spec.logFile}.pid`;
   try {
     const wrapped = [KEEPALIVE, '--pidfile', pidFile, '--', spec.binary, ...spec.args];
-    const [file, args] = spec.netns
-      ? [
-          'ip',
-          ['netns', 'exec', assertSafeName('network namespace', spec.netns), process.execPath, ...wrapped],
-        ]
-      : [process.execPath, wrapped];
+    const ns = spec.netns ? assertSafeName('network namespace', spec.netns) : undefined;
+    const [file, args] = !ns
+      ? [process.execPath, wrapped]
+      : spec.netOnly
+        ? ['nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, ...wrapped]]
+        : ['ip', ['netns', 'exec', ns, process.execPath, ...wrapped]];
     const child = spawn(file, args as string[], {
       detached: true,
       stdio: ['ignore', out, out],

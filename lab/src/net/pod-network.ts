@@ -4,7 +4,7 @@
 // The bridge mode is flannel's host-gw style: pods on a per-node bridge with a gateway.
 import { createHash } from 'node:crypto';
 import { deleteNetns, ensureNetns, ip, ipBatch, netnsExists, sysctl } from './netns.ts';
-import type { NodePlan, Topology } from './topology.ts';
+import { bridgeGateway, type NodePlan, type Topology } from './topology.ts';
 
 /** The MAC Calico gives every host-side veth; its IPv6 link-local is the pods' v6 gateway. */
 const CALICO_HOST_MAC = 'ee:ee:ee:ee:ee:ee';
@@ -32,9 +32,8 @@ async function linkExists(ns: string, dev: string): Promise<boolean> {
 
 async function ensureBridge(n: NodePlan): Promise<void> {
   const lines = (await linkExists(n.netns, BRIDGE_NAME)) ? [] : [`link add ${BRIDGE_NAME} type bridge`];
-  if (n.podCidrV4) lines.push(`addr replace ${n.podCidrV4.replace(/\.0\/24$/, '.1/24')} dev ${BRIDGE_NAME}`);
-  if (n.podCidrV6)
-    lines.push(`addr replace ${n.podCidrV6.replace(/::\/64$/, '::1/64')} dev ${BRIDGE_NAME} nodad`);
+  if (n.podCidrV4) lines.push(`addr replace ${bridgeGateway(n).ipv4}/24 dev ${BRIDGE_NAME}`);
+  if (n.podCidrV6) lines.push(`addr replace ${bridgeGateway(n).ipv6}/64 dev ${BRIDGE_NAME} nodad`);
   lines.push(`link set ${BRIDGE_NAME} up`);
   await ipBatch(n.netns, lines);
 }
@@ -71,13 +70,13 @@ export async function ensurePodNetwork(t: Topology, n: NodePlan, sb: PodSandbox)
     if (sb.ipv4 && n.podCidrV4) {
       pod.push(
         `addr replace ${sb.ipv4}/24 dev eth0`,
-        `route replace default via ${n.podCidrV4.replace(/\.0\/24$/, '.1')} dev eth0`,
+        `route replace default via ${bridgeGateway(n).ipv4} dev eth0`,
       );
     }
     if (sb.ipv6 && n.podCidrV6) {
       pod.push(
         `addr replace ${sb.ipv6}/64 dev eth0 nodad`,
-        `route replace default via ${n.podCidrV6.replace(/::\/64$/, '::1')} dev eth0`,
+        `route replace default via ${bridgeGateway(n).ipv6} dev eth0`,
       );
     }
   }

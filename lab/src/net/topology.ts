@@ -2,6 +2,14 @@
 // lab (CLI, kubelets, tests) derives the same names and addresses without asking anyone.
 // Defaults match a kind cluster named "egressgateway", so the seed README runs verbatim.
 import { assertSafeName } from '../../../src/common/exec.ts';
+import { canonicalIp } from '../../../src/common/ip.ts';
+
+/** RFC 5952 text, so what we write matches what the apiserver and iproute2 print. */
+function canon(ip: string): string {
+  const c = canonicalIp(ip);
+  if (!c) throw new Error(`bad address ${ip}`);
+  return c;
+}
 
 export type IpFamilyMode = 'ipv4' | 'ipv6' | 'dual';
 export type CniMode = 'calico' | 'bridge';
@@ -103,8 +111,8 @@ export function planTopology(options: Partial<TopologyOptions> = {}): Topology {
       n.podCidrV4 = `10.244.${i}.0/24`;
     }
     if (v6) {
-      n.ipv6 = `fc00:f853:ccd:e793::${(i + 2).toString(16)}`;
-      n.podCidrV6 = `fd00:10:244:${i.toString(16)}::/64`;
+      n.ipv6 = canon(`fc00:f853:ccd:e793::${(i + 2).toString(16)}`);
+      n.podCidrV6 = `${canon(`fd00:10:244:${i.toString(16)}::`)}/64`;
     }
     nodes.push(n);
   }
@@ -129,13 +137,23 @@ export function planTopology(options: Partial<TopologyOptions> = {}): Topology {
   return t;
 }
 
-/** Pod address number `n` (2…) inside a node's pod CIDRs: same host part in both families. */
-export function podAddresses(node: NodePlan, n: number): { ipv4?: string; ipv6?: string } {
-  if (!Number.isInteger(n) || n < 2 || n > 254) throw new Error(`pod address index ${n} out of 2..254`);
+/** Address number `n` inside a node's pod CIDRs: same host part in both families. */
+function cidrAddresses(node: NodePlan, n: number): { ipv4?: string; ipv6?: string } {
   const out: { ipv4?: string; ipv6?: string } = {};
   if (node.podCidrV4) out.ipv4 = node.podCidrV4.replace(/\.0\/24$/, `.${n}`);
-  if (node.podCidrV6) out.ipv6 = node.podCidrV6.replace(/::\/64$/, `::${n.toString(16)}`);
+  if (node.podCidrV6)
+    out.ipv6 = canon(node.podCidrV6.replace(/\/64$/, '').replace(/::$/, `::${n.toString(16)}`));
   return out;
+}
+
+/** Pod address number `n` (2…254); 1 is the bridge gateway in bridge mode. */
+export function podAddresses(node: NodePlan, n: number): { ipv4?: string; ipv6?: string } {
+  if (!Number.isInteger(n) || n < 2 || n > 254) throw new Error(`pod address index ${n} out of 2..254`);
+  return cidrAddresses(node, n);
+}
+
+export function bridgeGateway(node: NodePlan): { ipv4?: string; ipv6?: string } {
+  return cidrAddresses(node, 1);
 }
 
 export function findNode(t: Topology, name: string): NodePlan {
