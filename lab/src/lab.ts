@@ -154,7 +154,8 @@ function startExternalServer(dir: string, state: LabState): void {
     startProcess({
       name: 'external-nettools',
       binary: process.execPath,
-      args: [NETTOOLS_SERVER, '-protocol', 'all', '-webPort', '8080'],
+      // Web on 8080 as in the seed; TCP moves to 8082 (its default 8080 is taken by web), UDP stays on 8081.
+      args: [NETTOOLS_SERVER, '-protocol', 'all', '-webPort', '8080', '-tcpPort', '8082', '-udpPort', '8081'],
       logFile: join(dir, 'logs', 'external-nettools.log'),
       netns: state.topology.externalNetns,
     }),
