@@ -105,7 +105,9 @@ async function startNodeProcesses(
     await cp.writeUserKubeconfig(proxyKc, { commonName: 'system:kube-proxy' }, { inCluster: true });
   }
   const proxyConf = join(nd, 'kube-proxy.yaml');
-  writeFileSync(proxyConf, kubeProxyConfig(state.topology, n, proxyKc));
+  // kube-proxy exits when its config file is written to, even with the same bytes.
+  const conf = kubeProxyConfig(state.topology, n, proxyKc);
+  if (!existsSync(proxyConf) || readFileSync(proxyConf, 'utf8') !== conf) writeFileSync(proxyConf, conf);
   const kubelet = findProcess(state, `kubelet-${n.name}`);
   if (!kubelet || !isRunning(kubelet)) {
     record(

@@ -1,0 +1,178 @@
+// The lab as a user meets it (IPv4, Calico-style pods, 3 nodes): nodes Ready, a Deployment's
+// pods Running with real addresses on several nodes, pod egress masqueraded to the node's
+// address, pod-to-pod and ClusterIP traffic, a node powered off and on, `up` idempotent, and
+// `down` leaving the machine exactly as it was.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { planTopology } from '../../../lab/src/net/topology.ts';
+import { cidrToRange, parseCidr, parseIp, rangeContains } from '../../../src/common/ip.ts';
+import {
+  curlFromPod,
+  E2E_LAB_DIR,
+  echoServerYaml,
+  eventually,
+  hostSnapshot,
+  labNamespaces,
+  runningPods,
+  urlFor,
+  withLab,
+} from '../../support/lab.ts';
+
+const topo = planTopology({ nodes: 3, ipFamily: 'ipv4', cni: 'calico' });
+const nodeIp = (name: string) => topo.nodes.find((n) => n.name === name)!.ipv4!;
+const inCidr = (ip: string, cidr: string) => {
+  const a = parseIp(ip);
+  return rangeContains(cidrToRange(parseCidr(cidr)), a.family, a.value);
+};
+
+type NodeList = {
+  items: {
+    metadata: { name: string };
+    status: {
+      addresses: { type: string; address: string }[];
+      conditions: { type: string; status: string }[];
+    };
+  }[];
+};
+
+async function nodeReadyStatus(lab: Parameters<Parameters<typeof withLab>[1]>[0], name: string) {
+  const n = await lab.kubectlJson<NodeList['items'][number]>(['get', 'node', name]);
+  return n.status.conditions.find((c) => c.type === 'Ready')?.status;
+}
+
+/** Processes whose command line mentions the lab (state dir or lab sources). */
+function labProcesses(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (cmd.includes(E2E_LAB_DIR)) out.push(`${pid} ${cmd}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: 15 * 60_000 }, async (t) => {
+  const before = await hostSnapshot();
+  await withLab(['--nodes', '3'], async (lab, upSeconds) => {
+    t.diagnostic(`lab up (cached binaries) took ${upSeconds.toFixed(1)} s`);
+
+    await t.test('every node registers and is Ready with its underlay address', async () => {
+      const nodes = await lab.kubectlJson<NodeList>(['get', 'nodes']);
+      assert.deepEqual(nodes.items.map((n) => n.metadata.name).sort(), topo.nodes.map((n) => n.name).sort());
+      for (const n of nodes.items) {
+        assert.equal(n.status.conditions.find((c) => c.type === 'Ready')?.status, 'True', n.metadata.name);
+        const internal = n.status.addresses.find((a) => a.type === 'InternalIP')?.address;
+        assert.equal(internal, nodeIp(n.metadata.name));
+      }
+    });
+
+    let visitors: Awaited<ReturnType<typeof runningPods>> = [];
+    await t.test('kubectl create deployment: pods Running with IPs from their node pod CIDR', async () => {
+      await lab.kubectl(['create', 'deployment', 'visitor', '--image', 'nginx', '--replicas', '3']);
+      visitors = await runningPods(lab, 'app=visitor', 3);
+      for (const p of visitors) {
+        const cidr = topo.nodes.find((n) => n.name === p.node)!.podCidrV4!;
+        assert.ok(inCidr(p.ips[0]!, cidr), `${p.name} ${p.ips[0]} not in ${p.node}'s ${cidr}`);
+      }
+      assert.equal(new Set(visitors.map((p) => p.ips[0])).size, 3, 'pod IPs are unique');
+      assert.ok(new Set(visitors.map((p) => p.node)).size >= 2, 'pods landed on more than one node');
+    });
+
+    await t.test('pod egress leaves masqueraded to its node address (natOutgoing)', async () => {
+      for (const p of visitors) {
+        const body = await curlFromPod(lab, p.name, 'http://10.6.1.92:8080');
+        assert.equal(body, `Remote IP: ${nodeIp(p.node)}`, `from ${p.name} on ${p.node}`);
+      }
+    });
+
+    let echo: Awaited<ReturnType<typeof runningPods>> = [];
+    await t.test('pod-to-pod across nodes and pod-to-ClusterIP keep the pod address', async () => {
+      await lab.apply(echoServerYaml('echo', 3, 'SingleStack'));
+      echo = await runningPods(lab, 'app=echo', 3);
+      const clusterIp = (
+        await lab.kubectl(['get', 'svc', 'echo', '-o', 'jsonpath={.spec.clusterIP}'])
+      ).trim();
+      for (const v of visitors) {
+        const remote = echo.find((e) => e.node !== v.node)!;
+        assert.equal(await curlFromPod(lab, v.name, urlFor(remote.ips[0]!, 8080)), `Remote IP: ${v.ips[0]}`);
+        const viaService = await eventually('ClusterIP answers', async () =>
+          curlFromPod(lab, v.name, urlFor(clusterIp, 80)),
+        );
+        assert.equal(viaService, `Remote IP: ${v.ips[0]}`, `${v.name} via ${clusterIp}`);
+      }
+    });
+
+    await t.test('lab logs shows a container log', async () => {
+      const out = await lab.lab(['logs', echo[0]!.name]);
+      assert.match(out.stdout, /8080/);
+    });
+
+    await t.test('lab up again is idempotent: same processes, still Ready', async () => {
+      const status1 = (await lab.lab(['status'])).stdout;
+      const again = await lab.lab(['up', '--nodes', '3']);
+      assert.match(again.stdout, /lab up in/);
+      assert.equal((await lab.lab(['status'])).stdout, status1);
+      await assert.rejects(lab.lab(['up', '--nodes', '4']), /already up/);
+    });
+
+    await t.test('node off: NotReady within the grace period, traffic stops; node on recovers', async () => {
+      // The control-plane node cannot be powered off: it runs the apiserver.
+      const onVictim = visitors.find((p) => p.node !== topo.controlPlane.name)!;
+      const other = visitors.find((p) => p.node !== onVictim.node)!;
+      const target = echo.find((e) => e.node === onVictim.node)!;
+      const t0 = Date.now();
+      await lab.lab(['node', 'off', onVictim.node]);
+      await assert.rejects(
+        curlFromPod(lab, onVictim.name, 'http://10.6.1.92:8080'),
+        'egress from the off node',
+      );
+      await assert.rejects(
+        curlFromPod(lab, other.name, urlFor(target.ips[0]!, 8080)),
+        'traffic to the off node',
+      );
+      await eventually('Node NotReady', async () =>
+        (await nodeReadyStatus(lab, onVictim.node)) !== 'True' ? true : undefined,
+      );
+      const notReadyAfter = (Date.now() - t0) / 1000;
+      t.diagnostic(`node off → NotReady after ${notReadyAfter.toFixed(1)} s (grace period 20 s)`);
+      assert.ok(notReadyAfter <= 20 + 2 + 5, `NotReady after ${notReadyAfter}s`);
+
+      const t1 = Date.now();
+      await lab.lab(['node', 'on', onVictim.node]);
+      assert.equal(await nodeReadyStatus(lab, onVictim.node), 'True');
+      t.diagnostic(`node on → Ready after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+      const body = await eventually('egress after node on', () =>
+        curlFromPod(lab, onVictim.name, 'http://10.6.1.92:8080'),
+      );
+      assert.equal(body, `Remote IP: ${nodeIp(onVictim.node)}`);
+      const back = await eventually('pod on the node serves again', () =>
+        curlFromPod(lab, other.name, urlFor(target.ips[0]!, 8080)),
+      );
+      assert.equal(back, `Remote IP: ${other.ips[0]}`);
+    });
+
+    await t.test('partition cuts a node off the underlay; heal reconnects it', async () => {
+      const p = visitors.find((v) => v.node !== 'egressgateway-control-plane')!;
+      await lab.lab(['node', 'partition', p.node]);
+      await assert.rejects(curlFromPod(lab, p.name, 'http://10.6.1.92:8080'));
+      await lab.lab(['node', 'heal', p.node]);
+      assert.equal(
+        await eventually('egress after heal', () => curlFromPod(lab, p.name, 'http://10.6.1.92:8080')),
+        `Remote IP: ${nodeIp(p.node)}`,
+      );
+    });
+  });
+
+  await t.test('lab down leaves no namespace, link, route, mount, process or file behind', async () => {
+    assert.deepEqual(await labNamespaces(), []);
+    assert.deepEqual(await hostSnapshot(), before);
+    assert.deepEqual(labProcesses(), []);
+    assert.equal(existsSync(E2E_LAB_DIR), false);
+  });
+});

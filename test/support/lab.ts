@@ -1,0 +1,217 @@
+// Drives the lab the way a user does: through `lab/bin/lab` (up, kubectl, exec, node …), in
+// its own state directory, one lab at a time on the machine (namespace names are global).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { LAB_PREFIX } from '../../lab/src/net/topology.ts';
+import { CommandError, type RunResult, run } from '../../src/common/exec.ts';
+import { withLock } from './lock.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const LAB_BIN = join(REPO, 'lab/bin/lab');
+export const E2E_LAB_DIR = '/run/egressgateway-lab-e2e';
+
+export interface Lab {
+  dir: string;
+  /** `lab/bin/lab ARGS`; rejects with the command's output on a non-zero exit */
+  lab(args: string[], opts?: { okCodes?: number[]; timeoutMs?: number; input?: string }): Promise<RunResult>;
+  /** `kubectl apply -f -` */
+  apply(yaml: string): Promise<string>;
+  kubectl(args: string[]): Promise<string>;
+  /** `lab exec -n NS POD -- CMD` */
+  exec(pod: string, cmd: string[], opts?: { namespace?: string; okCodes?: number[] }): Promise<RunResult>;
+  kubectlJson<T>(args: string[]): Promise<T>;
+}
+
+export function labClient(dir = E2E_LAB_DIR): Lab {
+  const env = { ...process.env, EGW_LAB_DIR: dir };
+  const lab: Lab['lab'] = (args, opts = {}) =>
+    run(LAB_BIN, args, {
+      env,
+      timeoutMs: opts.timeoutMs ?? 180_000,
+      ...(opts.okCodes ? { okCodes: opts.okCodes } : {}),
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+    });
+  return {
+    dir,
+    lab,
+    kubectl: async (args) => (await lab(['kubectl', ...args])).stdout,
+    apply: async (yaml) => (await lab(['kubectl', 'apply', '-f', '-'], { input: yaml })).stdout,
+    kubectlJson: async <T>(args: string[]) =>
+      JSON.parse((await lab(['kubectl', ...args, '-o', 'json'])).stdout) as T,
+    exec: (pod, cmd, opts = {}) =>
+      lab(
+        ['exec', '-n', opts.namespace ?? 'default', pod, '--', ...cmd],
+        opts.okCodes ? { okCodes: opts.okCodes } : {},
+      ),
+  };
+}
+
+export async function labNamespaces(): Promise<string[]> {
+  const { stdout } = await run('ip', ['-j', 'netns', 'list']);
+  if (!stdout.trim()) return [];
+  return (JSON.parse(stdout) as { name: string }[])
+    .map((n) => n.name)
+    .filter((n) => n.startsWith(LAB_PREFIX));
+}
+
+/** What a test run must leave as it found: links, addresses, routes, mounts of the machine. */
+export async function hostSnapshot(): Promise<{
+  links: string;
+  addrs: string;
+  routes: string;
+  mounts: string[];
+}> {
+  const links = (await run('ip', ['-br', 'link'])).stdout;
+  const addrs = (await run('ip', ['-br', 'addr'])).stdout;
+  const routes = (await run('ip', ['route'])).stdout + (await run('ip', ['-6', 'route'])).stdout;
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('/run/netns') || l.includes('egressgateway-lab'));
+  return { links, addrs, routes, mounts };
+}
+
+/**
+ * Runs `fn` against a freshly started lab and takes it down afterwards. Holds the machine-wide
+ * lab lock; refuses to run over a lab somebody else left up, instead of destroying it.
+ */
+export async function withLab<T>(
+  upArgs: string[],
+  fn: (lab: Lab, upSeconds: number) => Promise<T>,
+): Promise<T> {
+  return withLock('lab', async () => {
+    const foreign = await labNamespaces();
+    if (foreign.length > 0) {
+      throw new Error(
+        `lab namespaces already exist (${foreign.join(', ')}): another lab is up; run "lab/bin/lab down" first`,
+      );
+    }
+    const lab = labClient();
+    const t0 = Date.now();
+    try {
+      await lab.lab(['up', ...upArgs]);
+      return await fn(lab, (Date.now() - t0) / 1000);
+    } finally {
+      await lab.lab(['down']).catch((err: unknown) => {
+        console.error(`lab down failed: ${err instanceof CommandError ? err.message : String(err)}`);
+      });
+    }
+  });
+}
+
+/** Polls `check` until it returns a value, or fails with the last problem seen. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no result';
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(250);
+  }
+  throw new Error(`${what}: not reached within ${timeoutMs / 1000}s (last: ${last})`);
+}
+
+export interface PodView {
+  name: string;
+  node: string;
+  phase: string;
+  ips: string[];
+  ready: boolean;
+}
+
+export async function podsByLabel(lab: Lab, selector: string, namespace = 'default'): Promise<PodView[]> {
+  type PodList = {
+    items: {
+      metadata: { name: string };
+      spec: { nodeName?: string };
+      status: { phase?: string; podIPs?: { ip: string }[]; conditions?: { type: string; status: string }[] };
+    }[];
+  };
+  const list = await lab.kubectlJson<PodList>(['get', 'pods', '-n', namespace, '-l', selector]);
+  return list.items.map((p) => ({
+    name: p.metadata.name,
+    node: p.spec.nodeName ?? '',
+    phase: p.status.phase ?? '',
+    ips: (p.status.podIPs ?? []).map((x) => x.ip),
+    ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+  }));
+}
+
+/** `curl` from a pod; the body, or the curl failure as an exception. */
+export async function curlFromPod(
+  lab: Lab,
+  pod: string,
+  url: string,
+  namespace = 'default',
+): Promise<string> {
+  const res = await lab.exec(pod, ['curl', '-sS', '-m', '3', '-g', url], { namespace });
+  return res.stdout.trim();
+}
+
+export function urlFor(ip: string, port: number, path = ''): string {
+  return ip.includes(':') ? `http://[${ip}]:${port}${path}` : `http://${ip}:${port}${path}`;
+}
+
+/** A Deployment of our nettools image serving `Remote IP: …` on 8080, and a Service for it. */
+export function echoServerYaml(name: string, replicas: number, ipFamilyPolicy = 'PreferDualStack'): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: default}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: ${name}}}}
+      containers:
+      - name: server
+        image: ghcr.io/spidernet-io/egressgateway-nettools:latest
+        command: [/usr/bin/nettools-server]
+        args: [-protocol, web, -webPort, "8080"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: default}
+spec:
+  ipFamilyPolicy: ${ipFamilyPolicy}
+  selector: {app: ${name}}
+  ports: [{port: 80, targetPort: 8080}]
+`;
+}
+
+/** A Deployment of pods with no process (any foreign image), spread over the nodes. */
+export function visitorYaml(name: string, replicas: number): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: default}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: ${name}}}}
+      containers: [{name: nginx, image: nginx}]
+`;
+}
+
+export async function runningPods(lab: Lab, selector: string, count: number): Promise<PodView[]> {
+  return eventually(`${count} pods ${selector} Running and Ready`, async () => {
+    const pods = await podsByLabel(lab, selector);
+    return pods.length === count && pods.every((p) => p.phase === 'Running' && p.ready && p.ips.length > 0)
+      ? pods
+      : undefined;
+  });
+}
