@@ -134,7 +134,8 @@ export const KINDS: KindDefinition[] = [
     scope: 'Namespaced',
     description: 'Which pods of a namespace leave the cluster through which gateway and egress IP',
     fields: { spec: policySpec(false), status: policyStatus },
-    printerColumns: policyColumns('egressNode'),
+    // The seed's `kubectl get EgressPolicy -A` shows EGRESSTUNNEL (v0.6.9 code says egressNode).
+    printerColumns: policyColumns('egressTunnel'),
   },
   {
     kind: 'EgressClusterPolicy',
