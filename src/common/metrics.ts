@@ -46,6 +46,13 @@ export function controllerMetrics(registry: Registry) {
       labelNames: ['name'] as const,
       registers: [registry],
     }),
+    webhookDuration: new Histogram({
+      name: 'egressgateway_webhook_admission_duration_seconds',
+      help: 'Time to decide one admission review',
+      labelNames: ['path', 'kind', 'allowed'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
     leader: new Gauge({
       name: 'leader_election_master_status',
       help: '1 while this replica is the leader',

@@ -58,6 +58,8 @@ interface ContainerState {
   /** a foreign image: sandbox only, reported as running */
   noProcess?: boolean;
   notBefore: number;
+  /** result of the last readiness probe (true when the container has none) */
+  ready?: boolean;
 }
 
 interface PodRecord {
@@ -477,7 +479,50 @@ export class LabKubelet {
         }
       }
     }
+    for (const c of pod.spec?.containers ?? []) {
+      const st = rec.containers.get(c.name);
+      if (st) st.ready = st.noProcess || (st.running !== undefined && (await this.#probe(c, rec)));
+    }
     await this.#reportStatus(pod, rec);
+  }
+
+  /** The readiness probe, as a kubelet runs it from the node: httpGet or tcpSocket. */
+  async #probe(c: V1Container, rec: PodRecord): Promise<boolean> {
+    const probe = c.readinessProbe ?? c.startupProbe;
+    if (!probe) return true;
+    const host = rec.ips[0];
+    if (!host) return false;
+    const resolvePort = (p: number | string | undefined) =>
+      typeof p === 'number' ? p : Number(c.ports?.find((x) => x.name === p)?.containerPort ?? p);
+    const timeoutMs = Math.min((probe.timeoutSeconds ?? 1) * 1000, 2000);
+    if (probe.httpGet) {
+      const port = resolvePort(probe.httpGet.port as number | string);
+      const scheme = (probe.httpGet.scheme ?? 'HTTP').toLowerCase();
+      const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${probe.httpGet.path ?? '/'}`;
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        return res.status >= 200 && res.status < 400;
+      } catch {
+        return false;
+      }
+    }
+    if (probe.tcpSocket) {
+      const port = resolvePort(probe.tcpSocket.port as number | string);
+      const { connect } = await import('node:net');
+      return new Promise((resolve) => {
+        const sock = connect({ host, port, timeout: timeoutMs });
+        sock.once('connect', () => {
+          sock.destroy();
+          resolve(true);
+        });
+        sock.once('error', () => resolve(false));
+        sock.once('timeout', () => {
+          sock.destroy();
+          resolve(false);
+        });
+      });
+    }
+    return true;
   }
 
   #containerStatus(c: V1Container, st: ContainerState | undefined): V1ContainerStatus {
@@ -504,7 +549,7 @@ export class LabKubelet {
       return {
         ...base,
         ...last,
-        ready: true,
+        ready: st.ready ?? false,
         started: true,
         state: { running: { startedAt: st.running?.startedAt ?? new Date(0) } },
       };
