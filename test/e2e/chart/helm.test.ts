@@ -1,0 +1,133 @@
+// The chart in the lab, as the seed's user runs it: `helm install … --wait` brings up the
+// controller (webhook) and an agent per node; the seed's YAMLs apply unchanged through the
+// webhook; bad objects are refused by the controller process; `helm uninstall` runs the
+// cleanup Job and leaves no custom resource, finalizer or webhook configuration behind.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withLab } from '../../support/lab.ts';
+
+const SEED_GATEWAY = `apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressGateway
+metadata:
+  name: default
+spec:
+  ippools:
+    ipv4:
+      - "172.22.0.100-172.22.0.110"
+  nodeSelector:
+    selector:
+      matchLabels:
+        egressgateway: "true"
+`;
+
+const SEED_POLICY = `apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressPolicy
+metadata:
+  name: test
+  namespace: default
+spec:
+  egressGatewayName: default
+  appliedTo:
+    podSelector:
+      matchLabels:
+        app: "visitor"
+`;
+
+test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cleans up', {
+  timeout: 10 * 60_000,
+}, async (t) => {
+  await withLab(['--nodes', '3'], async (lab) => {
+    await t.test("the seed's install command succeeds with --wait", async () => {
+      const t0 = Date.now();
+      await lab.lab(
+        [
+          'helm',
+          'install',
+          'egressgateway',
+          'charts/egressgateway',
+          '-n',
+          'kube-system',
+          '--set',
+          'feature.tunnelIpv4Subnet=192.200.0.1/16',
+          '--wait',
+          '--timeout',
+          '180s',
+        ],
+        { timeoutMs: 240_000 },
+      );
+      t.diagnostic(`helm install --wait took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const pods = await lab.kubectlJson<{
+        items: { metadata: { name: string }; status: { phase: string } }[];
+      }>(['get', 'pods', '-n', 'kube-system', '-l', 'app.kubernetes.io/name=egressgateway']);
+      assert.equal(pods.items.length, 4, 'one controller and an agent on each of 3 nodes');
+      assert.ok(pods.items.every((p) => p.status.phase === 'Running'));
+      const crds = (await lab.kubectl(['get', 'crd', '-o', 'name']))
+        .split('\n')
+        .filter((l) => l.includes('egressgateway.spidernet.io'));
+      assert.equal(crds.length, 7);
+    });
+
+    await t.test("the seed's EgressGateway and EgressPolicy apply unchanged and are defaulted", async () => {
+      await lab.kubectl([
+        'label',
+        'node',
+        'egressgateway-worker',
+        'egressgateway-worker2',
+        'egressgateway=true',
+      ]);
+      await lab.apply(SEED_GATEWAY);
+      await lab.apply(SEED_POLICY);
+      const gw = await lab.kubectl(['get', 'EgressGateway', 'default', '-o', 'yaml']);
+      assert.match(gw, /ipv4DefaultEIP: 172\.22\.0\.110/);
+      assert.match(gw, /- egressgateway\.spidernet\.io\/egressgateway/);
+      const listed = await lab.kubectl(['get', 'egw,egp', '-A']);
+      assert.match(
+        listed,
+        /NAME\s+IPV4DEFAULTEIP\s+IPV6DEFAULTEIP\s+CLUSTERDEFAULT\s+IPV4TOTAL\s+IPV4FREE\s+IPV6TOTAL\s+IPV6FREE/,
+      );
+      assert.match(listed, /NAMESPACE\s+NAME\s+GATEWAY\s+IPV4\s+IPV6\s+EGRESSTUNNEL/);
+      assert.match(listed, /default\s+egresspolicy\.egressgateway\.spidernet\.io\/test\s+default/);
+    });
+
+    await t.test('the controller process in the lab refuses a bad object through the apiserver', async () => {
+      const bad = SEED_GATEWAY.replace('name: default', 'name: overlapping').replace(
+        '172.22.0.100-172.22.0.110',
+        '172.22.0.105',
+      );
+      await assert.rejects(
+        lab.apply(bad),
+        /admission webhook "egressgateway\.egressgateway\.spidernet\.io" denied the request: EgressGateway overlapping: spec\.ippools\.ipv4: find duplicate IPv4 172\.22\.0\.105 in EgressGateway default/,
+      );
+      await assert.rejects(
+        lab.kubectl(['delete', 'egci', 'default']),
+        /EgressClusterInfo 'default' is not allowed to be deleted/,
+      );
+    });
+
+    await t.test(
+      'helm uninstall runs the cleanup Job: no CR, finalizer or webhook configuration left',
+      async () => {
+        await lab.lab(
+          ['helm', 'uninstall', 'egressgateway', '-n', 'kube-system', '--wait', '--timeout', '180s'],
+          { timeoutMs: 240_000 },
+        );
+        for (const kind of ['egw', 'egp', 'egcp', 'egt', 'egci', 'egep', 'egcep']) {
+          assert.equal(
+            (await lab.kubectl(['get', kind, '-A', '-o', 'name'])).trim(),
+            '',
+            `${kind} left behind`,
+          );
+        }
+        const hooks = await lab.kubectl([
+          'get',
+          'validatingwebhookconfigurations,mutatingwebhookconfigurations',
+          '-o',
+          'name',
+        ]);
+        assert.doesNotMatch(hooks, /egressgateway/);
+        const roles = await lab.kubectl(['get', 'clusterroles,clusterrolebindings', '-o', 'name']);
+        assert.doesNotMatch(roles, /egressgateway/);
+      },
+    );
+  });
+});
