@@ -8,7 +8,9 @@ import { ConfigError, loadConfig } from '../common/config.ts';
 import { startHealthServer } from '../common/health.ts';
 import { createLogger } from '../common/log.ts';
 import { controllerMetrics, newRegistry, startMetricsServer } from '../common/metrics.ts';
+import { LeaderElector } from '../k8s/leader-election.ts';
 import { clean } from './clean.ts';
+import { createControllers } from './controller.ts';
 import { apiserverContext } from './webhook/apiserver-context.ts';
 import { startWebhookServer } from './webhook/server.ts';
 
@@ -36,15 +38,45 @@ async function runController(): Promise<void> {
       metrics.webhookDuration.observe({ path, kind, allowed: String(allowed) }, seconds),
   });
   log.info({ port: webhook.port }, 'webhook serving /validate and /mutate');
+  const controllers = createControllers(kc, config, log, metrics);
+  controllers.start();
+  const lead = (signal: AbortSignal) => {
+    metrics.leader.set({ name: config.env.leaderElectionId }, 1);
+    controllers.lead(signal).catch((err: unknown) => {
+      log.error({ err: String(err) }, 'reconcilers stopped');
+      process.exit(1);
+    });
+  };
+  let elector: LeaderElector | undefined;
+  if (config.env.leaderElection) {
+    elector = new LeaderElector(kc, {
+      name: config.env.leaderElectionId,
+      namespace: config.env.leaderElectionNamespace,
+      identity: config.env.podName || `${process.pid}`,
+      log,
+      onStartedLeading: lead,
+      // A controller that lost its lease may hold stale intentions: start over clean.
+      onStoppedLeading: () => {
+        metrics.leader.set({ name: config.env.leaderElectionId }, 0);
+        if (!stopping) process.exit(1);
+      },
+    });
+    void elector.run();
+  } else lead(new AbortController().signal);
+  let stopping = false;
   const health = await startHealthServer(config.env.healthProbeBindAddress, {
     healthz: { ping: () => true },
-    readyz: { webhook: () => true },
+    // Every replica serves the webhook, leader or not; ready once caches are warm.
+    readyz: { webhook: () => true, caches: () => controllers.informers.every((i) => i.hasSynced()) },
   });
   const metricsServer = config.env.metricsBindAddress
     ? await startMetricsServer(registry, config.env.metricsBindAddress)
     : undefined;
   const stop = async () => {
     log.info('shutting down');
+    stopping = true;
+    await elector?.stop(true);
+    controllers.stop();
     await Promise.all([webhook.close(), health.close()]);
     metricsServer?.close();
     process.exit(0);

@@ -1,0 +1,374 @@
+// The controller's reconcilers, wired to informers and work queues. Informers run on every
+// replica (a standby has a warm cache); queues and writes only run while leading.
+// Each reconciler is level-triggered: it reads the cache, asks a pure planner for the
+// desired state and writes the difference; events only say which key to look at.
+import {
+  ApiException,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Node,
+} from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../api/schema/json-schema.ts';
+import type {
+  EgressClusterPolicy,
+  EgressGateway,
+  EgressPolicy,
+  EgressTunnel,
+} from '../api/types.generated.ts';
+import type { Config } from '../common/config.ts';
+import type { Logger } from '../common/log.ts';
+import type { controllerMetrics } from '../common/metrics.ts';
+import { Informer } from '../k8s/informer.ts';
+import { runWorkers, WorkQueue } from '../k8s/workqueue.ts';
+import { EventRecorder } from './events.ts';
+import { type GatewayNode, type PolicyInput, planGateway, policyKey } from './planners/gateway.ts';
+import { type LabelSelector, selects } from './planners/label-selector.ts';
+import { planTunnels } from './planners/tunnels.ts';
+import { writeStatus } from './status-writer.ts';
+
+export const GATEWAY_FINALIZER = 'egressgateway.spidernet.io/egressgateway';
+type AnyPolicy = (EgressPolicy | EgressClusterPolicy) & KubernetesObject;
+
+function crd<T extends KubernetesObject>(
+  kc: KubeConfig,
+  plural: string,
+  kind: string,
+  log: Logger,
+): Informer<T> {
+  return new Informer<T>(kc, {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind,
+    path: `/apis/${GROUP}/${VERSION}/${plural}`,
+    log,
+    ...(plural === 'egresspolicies' || plural === 'egressclusterpolicies'
+      ? { indexers: { gateway: (o) => [String((o as AnyPolicy).spec?.egressGatewayName ?? '')] } }
+      : {}),
+  });
+}
+
+export function nodeReady(n: V1Node | undefined): boolean {
+  return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+function internalIps(n: V1Node | undefined): { ipv4?: string; ipv6?: string } {
+  const out: { ipv4?: string; ipv6?: string } = {};
+  for (const a of n?.status?.addresses ?? []) {
+    if (a.type !== 'InternalIP') continue;
+    if (a.address.includes(':')) out.ipv6 ??= a.address;
+    else out.ipv4 ??= a.address;
+  }
+  return out;
+}
+
+export interface Controllers {
+  informers: Informer<KubernetesObject>[];
+  /** resolves when every cache has synced */
+  synced: Promise<void>;
+  /** start the informers (every replica) */
+  start(): void;
+  /** start reconciling (on becoming leader); resolves when stopped */
+  lead(signal: AbortSignal): Promise<void>;
+  stop(): void;
+}
+
+export function createControllers(
+  kc: KubeConfig,
+  config: Config,
+  log: Logger,
+  metrics?: ReturnType<typeof controllerMetrics>,
+): Controllers {
+  const f = config.feature;
+  const nodes = new Informer<V1Node>(kc, { apiVersion: 'v1', kind: 'Node', path: '/api/v1/nodes', log });
+  const gateways = crd<EgressGateway & KubernetesObject>(kc, 'egressgateways', 'EgressGateway', log);
+  const policies = crd<EgressPolicy & KubernetesObject>(kc, 'egresspolicies', 'EgressPolicy', log);
+  const clusterPolicies = crd<EgressClusterPolicy & KubernetesObject>(
+    kc,
+    'egressclusterpolicies',
+    'EgressClusterPolicy',
+    log,
+  );
+  const tunnels = crd<EgressTunnel & KubernetesObject>(kc, 'egresstunnels', 'EgressTunnel', log);
+  const informers = [nodes, gateways, policies, clusterPolicies, tunnels] as Informer<KubernetesObject>[];
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const events = new EventRecorder(kc, 'egressgateway-controller', log);
+  const hooks = (name: string) =>
+    metrics
+      ? {
+          depth: (n: number) => metrics.queueDepth.set({ name }, n),
+          added: () => metrics.queueAdds.inc({ name }),
+          retried: () => metrics.queueRetries.inc({ name }),
+        }
+      : {};
+  const tunnelQueue = new WorkQueue({ hooks: hooks('egresstunnel') });
+  const gatewayQueue = new WorkQueue({ hooks: hooks('egressgateway') });
+  const allGateways = () => {
+    for (const g of gateways.list()) gatewayQueue.add(g.metadata!.name!);
+  };
+
+  nodes.onChange(() => {
+    tunnelQueue.add('*');
+    allGateways();
+  });
+  tunnels.onChange(() => {
+    tunnelQueue.add('*');
+    allGateways();
+  });
+  gateways.onChange((_e, g) => gatewayQueue.add(g.metadata!.name!));
+  for (const inf of [policies, clusterPolicies] as Informer<AnyPolicy>[]) {
+    inf.onChange((_e, p, old) => {
+      if (p.spec?.egressGatewayName) gatewayQueue.add(p.spec.egressGatewayName);
+      if (old?.spec?.egressGatewayName) gatewayQueue.add(old.spec.egressGatewayName);
+    });
+  }
+
+  // ---- EgressTunnel: one per node, identities from the planner, phase from node + agent.
+  const tunnelCfg = {
+    ...(f.enableIPv4 ? { ipv4Subnet: f.tunnelIpv4Subnet } : {}),
+    ...(f.enableIPv6 ? { ipv6Subnet: f.tunnelIpv6Subnet } : {}),
+  };
+  const tunnelPhase = (node: V1Node | undefined, t: EgressTunnel | undefined, allocated: boolean): string => {
+    if (!allocated) return 'Pending';
+    if (!nodeReady(node)) return 'NodeNotReady';
+    const parent = t?.status?.tunnel?.parent;
+    if (!parent?.name) return 'Init';
+    if (f.gatewayFailover.enable) {
+      const beat = Date.parse(t?.status?.lastHeartbeatTime ?? '');
+      if (!Number.isFinite(beat) || Date.now() - beat > f.gatewayFailover.eipEvictionTimeout * 1000)
+        return 'HeartbeatTimeout';
+    }
+    return 'Ready';
+  };
+  async function reconcileTunnels(): Promise<void> {
+    const nodeNames = nodes.list().map((n) => n.metadata!.name!);
+    const existing = tunnels.list().map((t) => ({
+      node: t.metadata!.name!,
+      ...(t.status?.tunnel?.ipv4 ? { ipv4: t.status.tunnel.ipv4 } : {}),
+      ...(t.status?.tunnel?.ipv6 ? { ipv6: t.status.tunnel.ipv6 } : {}),
+      ...(t.status?.tunnel?.mac ? { mac: t.status.tunnel.mac } : {}),
+      ...(t.status?.mark ? { mark: t.status.mark } : {}),
+    }));
+    const plan = planTunnels(nodeNames, existing, tunnelCfg);
+    for (const gone of plan.orphans) {
+      await api
+        .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'egresstunnels', name: gone })
+        .catch((err) => {
+          if (!(err instanceof ApiException && err.code === 404)) throw err;
+        });
+    }
+    for (const x of plan.exhausted) {
+      await events.record(
+        { apiVersion: 'v1', kind: 'Node', name: x.node },
+        'Warning',
+        'TunnelAllocationFailed',
+        `no free IPv${x.family} address left in the tunnel subnet`,
+      );
+    }
+    for (const [name, id] of plan.identities) {
+      let t = tunnels.get(name);
+      if (!t) {
+        t = (await api.createClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: 'egresstunnels',
+          body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EgressTunnel', metadata: { name }, spec: {} },
+        })) as EgressTunnel & KubernetesObject;
+      }
+      const allocated = (!tunnelCfg.ipv4Subnet || !!id.ipv4) && (!tunnelCfg.ipv6Subnet || !!id.ipv6);
+      const parent = t.status?.tunnel?.parent;
+      const status = {
+        ...t.status,
+        tunnel: {
+          ...(id.ipv4 ? { ipv4: id.ipv4 } : {}),
+          ...(id.ipv6 ? { ipv6: id.ipv6 } : {}),
+          mac: id.mac,
+          ...(parent ? { parent } : {}),
+        },
+        mark: id.mark,
+        phase: tunnelPhase(nodes.get(name), t, allocated),
+      };
+      await writeStatus(api, { plural: 'egresstunnels', name }, t, status);
+    }
+  }
+
+  // ---- EgressGateway: node list, EIP allocation and placement, policy status, finalizer.
+  async function reconcileGateway(name: string): Promise<void> {
+    const gw = gateways.get(name);
+    if (!gw) return;
+    const refs = [
+      ...policies.byIndex('gateway', name),
+      ...clusterPolicies.byIndex('gateway', name),
+    ] as AnyPolicy[];
+    if (gw.metadata?.deletionTimestamp) {
+      if (refs.length === 0 && gw.metadata.finalizers?.includes(GATEWAY_FINALIZER)) {
+        const body = {
+          ...gw,
+          metadata: {
+            ...gw.metadata,
+            finalizers: gw.metadata.finalizers.filter((x) => x !== GATEWAY_FINALIZER),
+          },
+        };
+        await api.replaceClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: 'egressgateways',
+          name,
+          body,
+        });
+      } else if (refs.length) {
+        await events.record(
+          { apiVersion: `${GROUP}/${VERSION}`, kind: 'EgressGateway', name, uid: gw.metadata.uid ?? '' },
+          'Warning',
+          'DeletionBlocked',
+          `still used by ${refs
+            .map((p) => policyKey({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }))
+            .sort()
+            .join(', ')}`,
+        );
+      }
+      return;
+    }
+    const selector = gw.spec?.nodeSelector?.selector as LabelSelector | undefined;
+    const members: GatewayNode[] = nodes
+      .list()
+      .filter((n) => selects(selector, n.metadata?.labels))
+      .map((n) => {
+        const t = tunnels.get(n.metadata!.name!);
+        const phase = t?.status?.phase ?? 'Pending';
+        return {
+          name: n.metadata!.name!,
+          usable: nodeReady(n) && phase === 'Ready',
+          phase,
+          ...internalIps(n),
+        };
+      });
+    const inputs: PolicyInput[] = refs
+      .filter((p) => !p.metadata?.deletionTimestamp)
+      .map((p) => {
+        const e = p.spec?.egressIP ?? {};
+        const cur = p.status;
+        return {
+          namespace: p.metadata?.namespace ?? '',
+          name: p.metadata!.name!,
+          ...(e.ipv4 ? { ipv4: e.ipv4 } : {}),
+          ...(e.ipv6 ? { ipv6: e.ipv6 } : {}),
+          useNodeIP: e.useNodeIP === true,
+          allocatorPolicy: e.allocatorPolicy ?? 'default',
+          ...(cur
+            ? { current: { ipv4: cur.eip?.ipv4 ?? '', ipv6: cur.eip?.ipv6 ?? '', node: cur.node ?? '' } }
+            : {}),
+        };
+      });
+    const plan = planGateway(
+      {
+        name,
+        ipv4Pool: gw.spec?.ippools?.ipv4 ?? [],
+        ipv6Pool: gw.spec?.ippools?.ipv6 ?? [],
+        ...(gw.spec?.ippools?.ipv4DefaultEIP ? { ipv4DefaultEIP: gw.spec.ippools.ipv4DefaultEIP } : {}),
+        ...(gw.spec?.ippools?.ipv6DefaultEIP ? { ipv6DefaultEIP: gw.spec.ippools.ipv6DefaultEIP } : {}),
+        enableIPv4: f.enableIPv4,
+        enableIPv6: f.enableIPv6,
+      },
+      members,
+      inputs,
+    );
+    await writeStatus(api, { plural: 'egressgateways', name }, gw, {
+      nodeList: plan.nodeList,
+      ipUsage: plan.ipUsage,
+      eipCandidates: plan.eipCandidates,
+    });
+    for (const p of refs) {
+      const key = policyKey({ namespace: p.metadata?.namespace ?? '', name: p.metadata!.name! });
+      const want = plan.policies.get(key);
+      if (!want) continue;
+      const cluster = !p.metadata?.namespace;
+      const before = p.status?.node ?? '';
+      const wrote = await writeStatus(
+        api,
+        {
+          plural: cluster ? 'egressclusterpolicies' : 'egresspolicies',
+          name: p.metadata!.name!,
+          ...(cluster ? {} : { namespace: p.metadata!.namespace! }),
+        },
+        p,
+        want,
+      );
+      if (wrote && want.node !== before) {
+        const eip = [want.eip.ipv4, want.eip.ipv6].filter(Boolean).join(', ') || 'the node IP';
+        await events.record(
+          {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: cluster ? 'EgressClusterPolicy' : 'EgressPolicy',
+            name: p.metadata!.name!,
+            ...(cluster ? {} : { namespace: p.metadata!.namespace! }),
+            uid: p.metadata?.uid ?? '',
+          },
+          'Normal',
+          before ? (want.node ? 'EIPMoved' : 'EIPUnplaced') : 'EIPAssigned',
+          before
+            ? want.node
+              ? `${eip} moved from ${before} to ${want.node}`
+              : `${eip} has no usable gateway node (was on ${before})`
+            : `${eip} on ${want.node || 'no node yet'}`,
+        );
+      }
+    }
+    for (const fail of plan.failures) log.warn({ gateway: name, ...fail }, 'EIP allocation failed');
+  }
+
+  const stops: (() => void)[] = [];
+  return {
+    informers,
+    synced: Promise.all(informers.map((i) => i.synced)).then(() => undefined),
+    start() {
+      for (const i of informers) void i.run();
+    },
+    async lead(signal) {
+      await Promise.all(informers.map((i) => i.synced));
+      tunnelQueue.add('*');
+      allGateways();
+      const onError = (what: string) => (key: string, err: unknown) =>
+        log.warn(
+          { key, err: err instanceof Error ? err.message : String(err) },
+          `${what} reconcile failed; retrying`,
+        );
+      const timed = (controller: string, fn: (key: string) => Promise<void>) => async (key: string) => {
+        const t0 = process.hrtime.bigint();
+        try {
+          await fn(key);
+          metrics?.reconcileTotal.inc({ controller, result: 'success' });
+        } catch (err) {
+          metrics?.reconcileTotal.inc({ controller, result: 'error' });
+          throw err;
+        } finally {
+          metrics?.reconcileSeconds.observe({ controller }, Number(process.hrtime.bigint() - t0) / 1e9);
+        }
+      };
+      // Heartbeat timeouts are time-driven, not event-driven: look again periodically.
+      const tick = setInterval(
+        () => tunnelQueue.add('*'),
+        Math.max(1, f.gatewayFailover.tunnelMonitorPeriod) * 1000,
+      );
+      stops.push(() => clearInterval(tick));
+      signal.addEventListener('abort', () => {
+        tunnelQueue.shutdown();
+        gatewayQueue.shutdown();
+      });
+      await Promise.all([
+        runWorkers(
+          tunnelQueue,
+          1,
+          timed('egresstunnel', () => reconcileTunnels()),
+          onError('tunnel'),
+        ),
+        runWorkers(gatewayQueue, 2, timed('egressgateway', reconcileGateway), onError('gateway')),
+      ]);
+    },
+    stop() {
+      for (const s of stops) s();
+      tunnelQueue.shutdown();
+      gatewayQueue.shutdown();
+      for (const i of informers) i.stop();
+    },
+  };
+}

@@ -1,0 +1,352 @@
+// The controller's reconcilers against a real apiserver, with Nodes created as objects and
+// the agents' part (reporting a tunnel parent) written by the test: tunnels, EIP placement,
+// shared default EIPs, failover on NotReady, deletion guard with cluster policies, restart
+// stability, tunnel removal with its node.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  V1MicroTime,
+} from '@kubernetes/client-node';
+import { toolBinary } from '../../../lab/src/paths.ts';
+import { GROUP, VERSION } from '../../../src/api/schema/json-schema.ts';
+import { parseConfig } from '../../../src/common/config.ts';
+import { run } from '../../../src/common/exec.ts';
+import { createLogger } from '../../../src/common/log.ts';
+import { type Controllers, createControllers } from '../../../src/controller/controller.ts';
+import { privateControlPlane } from '../../support/cluster.ts';
+import { eventually } from '../../support/lab.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+let kc: KubeConfig;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let controllers: Controllers | undefined;
+let leading: AbortController | undefined;
+let heartbeat: NodeJS.Timeout | undefined;
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const NODES = [
+  { name: 'n1', ip: '172.22.0.3', gateway: true },
+  { name: 'n2', ip: '172.22.0.4', gateway: true },
+  { name: 'n3', ip: '172.22.0.5', gateway: false },
+];
+const config = parseConfig({ LOG_LEVEL: 'warn' }, 'enableIPv4: true\ntunnelIpv4Subnet: 192.200.0.1/16\n');
+
+function startControllers(): void {
+  controllers = createControllers(kc, config, createLogger('controller-test', 'warn'));
+  controllers.start();
+  leading = new AbortController();
+  void controllers.lead(leading.signal);
+}
+
+function stopControllers(): void {
+  leading?.abort();
+  controllers?.stop();
+}
+
+async function setReady(name: string, ready: boolean, ip: string): Promise<void> {
+  const now = new Date();
+  await core.patchNodeStatus(
+    {
+      name,
+      body: {
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status: ready ? 'True' : 'False',
+              reason: 'Test',
+              lastHeartbeatTime: now,
+              lastTransitionTime: now,
+            },
+          ],
+          addresses: [{ type: 'InternalIP', address: ip }],
+        },
+      },
+    },
+    merge,
+  );
+}
+
+/** What an agent does once its tunnel device is up: report the parent interface. */
+async function agentReports(node: string, ip: string): Promise<void> {
+  await custom.patchClusterCustomObjectStatus(
+    {
+      group: GROUP,
+      version: VERSION,
+      plural: 'egresstunnels',
+      name: node,
+      body: { status: { tunnel: { parent: { name: 'eth0', ipv4: ip } } } },
+    },
+    merge,
+  );
+}
+
+const getObj = async (plural: string, name: string, namespace?: string) =>
+  (namespace
+    ? await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace, name })
+    : await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name })) as {
+    metadata: { finalizers?: string[] };
+    status?: Record<string, unknown> & {
+      phase?: string;
+      mark?: string;
+      tunnel?: { ipv4?: string; mac?: string };
+      eip?: { ipv4?: string };
+      node?: string;
+      nodeList?: { name: string; status: string; eips: { ipv4: string; policies: { name: string }[] }[] }[];
+    };
+  };
+
+async function createPolicy(name: string, cluster = false, spec: Record<string, unknown> = {}) {
+  const body = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: cluster ? 'EgressClusterPolicy' : 'EgressPolicy',
+    metadata: { name, ...(cluster ? {} : { namespace: 'default' }) },
+    spec: {
+      egressGatewayName: 'default',
+      egressIP: { useNodeIP: false, allocatorPolicy: 'default' },
+      appliedTo: { podSelector: { matchLabels: { app: name } } },
+      ...spec,
+    },
+  };
+  if (cluster)
+    await custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'egressclusterpolicies',
+      body,
+    });
+  else
+    await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'egresspolicies',
+      namespace: 'default',
+      body,
+    });
+}
+
+before(async () => {
+  const cp = await privateControlPlane();
+  kc = cp.kubeConfig;
+  core = kc.makeApiClient(CoreV1Api);
+  custom = kc.makeApiClient(CustomObjectsApi);
+  await run(toolBinary('kubectl'), [
+    '--kubeconfig',
+    cp.kubeconfigPath,
+    'apply',
+    '-f',
+    join(ROOT, 'charts/egressgateway/crds'),
+  ]);
+  await run(toolBinary('kubectl'), [
+    '--kubeconfig',
+    cp.kubeconfigPath,
+    'wait',
+    '--for=condition=Established',
+    'crd',
+    '--all',
+  ]);
+  for (const n of NODES) {
+    await core.createNode({
+      body: { metadata: { name: n.name, labels: n.gateway ? { egressgateway: 'true' } : {} } },
+    });
+    await setReady(n.name, true, n.ip);
+  }
+  // Node leases, so the real node-lifecycle controller keeps these nodes Ready.
+  const coord = kc.makeApiClient(CoordinationV1Api);
+  const beat = async () => {
+    for (const n of NODES) {
+      const spec = {
+        holderIdentity: n.name,
+        leaseDurationSeconds: 40,
+        renewTime: new V1MicroTime(Date.now()),
+      };
+      try {
+        const l = await coord.readNamespacedLease({ name: n.name, namespace: 'kube-node-lease' });
+        await coord.replaceNamespacedLease({
+          name: n.name,
+          namespace: 'kube-node-lease',
+          body: { ...l, spec },
+        });
+      } catch {
+        await coord
+          .createNamespacedLease({ namespace: 'kube-node-lease', body: { metadata: { name: n.name }, spec } })
+          .catch(() => undefined);
+      }
+    }
+  };
+  await beat();
+  heartbeat = setInterval(() => void beat(), 3000);
+  startControllers();
+});
+
+after(() => {
+  stopControllers();
+  if (heartbeat) clearInterval(heartbeat);
+});
+
+test('every node gets an EgressTunnel: unique tunnel IP, MAC and mark; Init until its agent reports, then Ready', async () => {
+  const tunnels = await eventually('tunnels allocated', async () => {
+    const ts = await Promise.all(NODES.map((n) => getObj('egresstunnels', n.name).catch(() => undefined)));
+    return ts.every((t) => t?.status?.phase === 'Init') ? ts : undefined;
+  });
+  const ips = tunnels.map((t) => t!.status!.tunnel!.ipv4);
+  assert.equal(new Set(ips).size, 3);
+  for (const ip of ips) assert.match(ip!, /^192\.200\.0\.\d+$/);
+  assert.equal(new Set(tunnels.map((t) => t!.status!.mark)).size, 3);
+  for (const t of tunnels) assert.match(t!.status!.tunnel!.mac!, /^66(:[0-9a-f]{2}){5}$/);
+  for (const n of NODES) await agentReports(n.name, n.ip);
+  await eventually('tunnels Ready', async () => {
+    const ts = await Promise.all(NODES.map((n) => getObj('egresstunnels', n.name)));
+    return ts.every((t) => t.status?.phase === 'Ready') ? true : undefined;
+  });
+});
+
+test("the seed's gateway and policy: the default EIP lands on a Ready gateway node; statuses agree", async () => {
+  await custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egressgateways',
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'EgressGateway',
+      metadata: { name: 'default', finalizers: ['egressgateway.spidernet.io/egressgateway'] },
+      spec: {
+        ippools: { ipv4: ['172.22.0.100-172.22.0.110'], ipv4DefaultEIP: '172.22.0.110' },
+        nodeSelector: { selector: { matchLabels: { egressgateway: 'true' } } },
+      },
+    },
+  });
+  await createPolicy('test');
+  const p = await eventually('policy placed', async () => {
+    const x = await getObj('egresspolicies', 'test', 'default');
+    return x.status?.node ? x : undefined;
+  });
+  assert.equal(p.status?.eip?.ipv4, '172.22.0.110');
+  assert.ok(['n1', 'n2'].includes(p.status!.node!));
+  const gw = await getObj('egressgateways', 'default');
+  assert.deepEqual(
+    gw.status?.nodeList?.map((n) => [n.name, n.status]),
+    [
+      ['n1', 'Ready'],
+      ['n2', 'Ready'],
+    ],
+  );
+  const carrying = gw.status!.nodeList!.find((n) => n.eips.length)!;
+  assert.equal(carrying.name, p.status!.node);
+  assert.deepEqual(gw.status?.ipUsage, { ipv4Total: 11, ipv4Free: 10, ipv6Total: 0, ipv6Free: 0 });
+});
+
+test('a second policy on the default EIP is listed in the same entry (upstream lost it)', async () => {
+  await createPolicy('second');
+  await eventually('both listed', async () => {
+    const gw = await getObj('egressgateways', 'default');
+    const entry = gw.status?.nodeList?.flatMap((n) => n.eips).find((e) => e.ipv4 === '172.22.0.110');
+    return entry?.policies
+      .map((x) => x.name)
+      .sort()
+      .join(',') === 'second,test'
+      ? true
+      : undefined;
+  });
+});
+
+test('failover: the node carrying the EIP goes NotReady and the EIP moves to the other gateway node', async () => {
+  const before = await getObj('egresspolicies', 'test', 'default');
+  const from = before.status!.node!;
+  const to = from === 'n1' ? 'n2' : 'n1';
+  const t0 = Date.now();
+  await setReady(from, false, NODES.find((n) => n.name === from)!.ip);
+  await eventually('EIP moved', async () => {
+    const p = await getObj('egresspolicies', 'test', 'default');
+    return p.status?.node === to ? true : undefined;
+  });
+  const ms = Date.now() - t0;
+  const gw = await getObj('egressgateways', 'default');
+  assert.equal(gw.status?.nodeList?.find((n) => n.name === from)?.status, 'NodeNotReady');
+  assert.equal(gw.status?.nodeList?.find((n) => n.name === to)?.eips[0]?.ipv4, '172.22.0.110');
+  const events = await core.listNamespacedEvent({ namespace: 'default' });
+  assert.ok(
+    events.items.some((e) => e.reason === 'EIPMoved' && e.message?.includes(`from ${from} to ${to}`)),
+  );
+  assert.ok(ms < 5000, `moved after ${ms} ms`);
+  // back to Ready: the EIP stays where it is now (stable)
+  await setReady(from, true, NODES.find((n) => n.name === from)!.ip);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal((await getObj('egresspolicies', 'test', 'default')).status?.node, to);
+});
+
+test('a controller restart changes nothing: same tunnels, same placements', async () => {
+  const snapshot = async () =>
+    JSON.stringify([
+      ...(await Promise.all(NODES.map((n) => getObj('egresstunnels', n.name)))).map((t) => t.status),
+      (await getObj('egressgateways', 'default')).status,
+      (await getObj('egresspolicies', 'test', 'default')).status,
+    ]);
+  const before = await snapshot();
+  stopControllers();
+  startControllers();
+  await controllers!.synced;
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(await snapshot(), before);
+});
+
+test('deletion guard: a gateway used by an EgressClusterPolicy only is kept until it is gone', async () => {
+  await custom.deleteNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egresspolicies',
+    namespace: 'default',
+    name: 'test',
+  });
+  await custom.deleteNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egresspolicies',
+    namespace: 'default',
+    name: 'second',
+  });
+  await createPolicy('cluster-user', true);
+  await custom.deleteClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egressgateways',
+    name: 'default',
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  const still = await getObj('egressgateways', 'default');
+  assert.deepEqual(still.metadata.finalizers, ['egressgateway.spidernet.io/egressgateway']);
+  await custom.deleteClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egressclusterpolicies',
+    name: 'cluster-user',
+  });
+  await eventually('gateway deleted', async () => {
+    try {
+      await getObj('egressgateways', 'default');
+      return undefined;
+    } catch {
+      return true;
+    }
+  });
+});
+
+test("a deleted node's EgressTunnel is released", async () => {
+  await core.deleteNode({ name: 'n3' });
+  await eventually('tunnel gone', async () => {
+    try {
+      await getObj('egresstunnels', 'n3');
+      return undefined;
+    } catch {
+      return true;
+    }
+  });
+});
