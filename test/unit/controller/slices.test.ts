@@ -61,7 +61,7 @@ test('selection: own namespace, IPs present, not terminating, not hostNetwork; f
 
 test('cluster policies: every namespace, or those the namespaceSelector picks; podSubnet policies have no endpoints', () => {
   const pods = [pod('a'), pod('b', { namespace: 'team-a' }), pod('c', { namespace: 'team-b' })];
-  const ns = new Map([
+  const ns = new Map<string, Record<string, string>>([
     ['team-a', { team: 'a' }],
     ['team-b', { team: 'b' }],
     ['default', {}],
