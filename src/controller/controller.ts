@@ -4,14 +4,21 @@
 // desired state and writes the difference; events only say which key to look at.
 import {
   ApiException,
+  CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesObject,
+  NetworkingV1Api,
+  type V1Namespace,
   type V1Node,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/schema/json-schema.ts';
 import type {
+  EgressClusterEndpointSlice,
+  EgressClusterInfo,
   EgressClusterPolicy,
+  EgressEndpointSlice,
   EgressGateway,
   EgressPolicy,
   EgressTunnel,
@@ -22,8 +29,10 @@ import type { controllerMetrics } from '../common/metrics.ts';
 import { Informer } from '../k8s/informer.ts';
 import { runWorkers, WorkQueue } from '../k8s/workqueue.ts';
 import { EventRecorder } from './events.ts';
+import { type ClusterInfoSpec, planClusterInfoStatus } from './planners/cluster-info-status.ts';
 import { type GatewayNode, type PolicyInput, planGateway, policyKey } from './planners/gateway.ts';
 import { type LabelSelector, selects } from './planners/label-selector.ts';
+import { desiredEndpoints, type Endpoint, POLICY_LABEL, planSlices } from './planners/slices.ts';
 import { planTunnels } from './planners/tunnels.ts';
 import { writeStatus } from './status-writer.ts';
 
@@ -42,8 +51,19 @@ function crd<T extends KubernetesObject>(
     path: `/apis/${GROUP}/${VERSION}/${plural}`,
     log,
     ...(plural === 'egresspolicies' || plural === 'egressclusterpolicies'
-      ? { indexers: { gateway: (o) => [String((o as AnyPolicy).spec?.egressGatewayName ?? '')] } }
-      : {}),
+      ? {
+          indexers: {
+            gateway: (o) => [String((o as AnyPolicy).spec?.egressGatewayName ?? '')],
+            namespace: (o) => [o.metadata?.namespace ?? ''],
+          },
+        }
+      : plural.endsWith('endpointslices')
+        ? {
+            indexers: {
+              policy: (o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.labels?.[POLICY_LABEL] ?? ''}`],
+            },
+          }
+        : {}),
   });
 }
 
@@ -89,7 +109,46 @@ export function createControllers(
     log,
   );
   const tunnels = crd<EgressTunnel & KubernetesObject>(kc, 'egresstunnels', 'EgressTunnel', log);
-  const informers = [nodes, gateways, policies, clusterPolicies, tunnels] as Informer<KubernetesObject>[];
+  const pods = new Informer<V1Pod>(kc, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    path: '/api/v1/pods',
+    log,
+    indexers: { namespace: (o) => [o.metadata?.namespace ?? ''] },
+  });
+  const namespaces = new Informer<V1Namespace>(kc, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    path: '/api/v1/namespaces',
+    log,
+  });
+  const slices = crd<EgressEndpointSlice & KubernetesObject>(
+    kc,
+    'egressendpointslices',
+    'EgressEndpointSlice',
+    log,
+  );
+  const clusterSlices = crd<EgressClusterEndpointSlice & KubernetesObject>(
+    kc,
+    'egressclusterendpointslices',
+    'EgressClusterEndpointSlice',
+    log,
+  );
+  const infos = crd<EgressClusterInfo & KubernetesObject>(kc, 'egressclusterinfos', 'EgressClusterInfo', log);
+  const informers = [
+    nodes,
+    gateways,
+    policies,
+    clusterPolicies,
+    tunnels,
+    pods,
+    namespaces,
+    slices,
+    clusterSlices,
+    infos,
+  ] as Informer<KubernetesObject>[];
+  const coreApi = kc.makeApiClient(CoreV1Api);
+  const netApi = kc.makeApiClient(NetworkingV1Api);
   const api = kc.makeApiClient(CustomObjectsApi);
   const events = new EventRecorder(kc, 'egressgateway-controller', log);
   const hooks = (name: string) =>
@@ -102,6 +161,13 @@ export function createControllers(
       : {};
   const tunnelQueue = new WorkQueue({ hooks: hooks('egresstunnel') });
   const gatewayQueue = new WorkQueue({ hooks: hooks('egressgateway') });
+  const sliceQueue = new WorkQueue({ hooks: hooks('egressendpointslice') });
+  const infoQueue = new WorkQueue({ hooks: hooks('egressclusterinfo') });
+  const policyRef = (p: KubernetesObject) =>
+    p.metadata?.namespace ? `egp/${p.metadata.namespace}/${p.metadata.name}` : `egcp//${p.metadata?.name}`;
+  const allClusterPolicies = () => {
+    for (const p of clusterPolicies.list()) sliceQueue.add(policyRef(p));
+  };
   const allGateways = () => {
     for (const g of gateways.list()) gatewayQueue.add(g.metadata!.name!);
   };
@@ -109,7 +175,22 @@ export function createControllers(
   nodes.onChange(() => {
     tunnelQueue.add('*');
     allGateways();
+    infoQueue.add('default');
   });
+  infos.onChange(() => infoQueue.add('default'));
+  pods.onChange((_e, pod) => {
+    for (const p of policies.byIndex('namespace', pod.metadata?.namespace ?? ''))
+      sliceQueue.add(policyRef(p));
+    allClusterPolicies();
+  });
+  namespaces.onChange(() => allClusterPolicies());
+  for (const inf of [slices, clusterSlices] as Informer<KubernetesObject>[]) {
+    inf.onChange((_e, sl) => {
+      const owner = sl.metadata?.labels?.[POLICY_LABEL];
+      if (owner)
+        sliceQueue.add(sl.metadata?.namespace ? `egp/${sl.metadata.namespace}/${owner}` : `egcp//${owner}`);
+    });
+  }
   tunnels.onChange(() => {
     tunnelQueue.add('*');
     allGateways();
@@ -117,6 +198,7 @@ export function createControllers(
   gateways.onChange((_e, g) => gatewayQueue.add(g.metadata!.name!));
   for (const inf of [policies, clusterPolicies] as Informer<AnyPolicy>[]) {
     inf.onChange((_e, p, old) => {
+      sliceQueue.add(policyRef(p));
       if (p.spec?.egressGatewayName) gatewayQueue.add(p.spec.egressGatewayName);
       if (old?.spec?.egressGatewayName) gatewayQueue.add(old.spec.egressGatewayName);
     });
@@ -316,6 +398,154 @@ export function createControllers(
     for (const fail of plan.failures) log.warn({ gateway: name, ...fail }, 'EIP allocation failed');
   }
 
+  // ---- Endpoint slices: the pods each policy selects, in slices owned by the policy.
+  async function reconcileSlices(ref: string): Promise<void> {
+    const [kind, namespace, name] = ref.split('/') as [string, string, string];
+    const cluster = kind === 'egcp';
+    const policy = (cluster ? clusterPolicies.get(name) : policies.get(`${namespace}/${name}`)) as
+      | AnyPolicy
+      | undefined;
+    const plural = cluster ? 'egressclusterendpointslices' : 'egressendpointslices';
+    const existing = (cluster ? clusterSlices : slices).byIndex(
+      'policy',
+      `${cluster ? '' : namespace}/${name}`,
+    ) as (EgressEndpointSlice | EgressClusterEndpointSlice)[] as (KubernetesObject & {
+      endpoints?: Endpoint[];
+    })[];
+    // A deleted policy's slices go with it through their owner reference (garbage collector).
+    if (!policy || policy.metadata?.deletionTimestamp) return;
+    const applied = policy.spec?.appliedTo ?? {};
+    const nsLabels = new Map(namespaces.list().map((n) => [n.metadata!.name!, n.metadata?.labels]));
+    const candidates = cluster ? pods.list() : pods.byIndex('namespace', namespace);
+    const desired = desiredEndpoints(
+      {
+        cluster,
+        name,
+        ...(cluster ? {} : { namespace }),
+        ...(applied.podSelector ? { podSelector: applied.podSelector as LabelSelector } : {}),
+        ...((applied as { namespaceSelector?: LabelSelector }).namespaceSelector
+          ? { namespaceSelector: (applied as { namespaceSelector: LabelSelector }).namespaceSelector }
+          : {}),
+        ...(applied.podSubnet ? { podSubnet: applied.podSubnet } : {}),
+      },
+      candidates.map((p) => ({
+        name: p.metadata!.name!,
+        namespace: p.metadata!.namespace!,
+        ...(p.metadata?.labels ? { labels: p.metadata.labels } : {}),
+        podIPs: (p.status?.podIPs ?? []).map((x) => x.ip),
+        ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
+        terminating:
+          p.metadata?.deletionTimestamp !== undefined ||
+          ['Succeeded', 'Failed'].includes(p.status?.phase ?? ''),
+        hostNetwork: p.spec?.hostNetwork === true,
+      })),
+      nsLabels,
+    );
+    const plan = planSlices(
+      desired,
+      existing.map((x) => ({ name: x.metadata!.name!, endpoints: x.endpoints ?? [] })),
+      f.maxNumberEndpointPerSlice,
+    );
+    const target = { group: GROUP, version: VERSION, plural };
+    for (const endpoints of plan.create) {
+      const body = {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: cluster ? 'EgressClusterEndpointSlice' : 'EgressEndpointSlice',
+        metadata: {
+          generateName: `${name}-`,
+          ...(cluster ? {} : { namespace }),
+          labels: { [POLICY_LABEL]: name },
+          ownerReferences: [
+            {
+              apiVersion: `${GROUP}/${VERSION}`,
+              kind: cluster ? 'EgressClusterPolicy' : 'EgressPolicy',
+              name,
+              uid: policy.metadata!.uid!,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        endpoints,
+      };
+      if (cluster) await api.createClusterCustomObject({ ...target, body });
+      else await api.createNamespacedCustomObject({ ...target, namespace, body });
+    }
+    for (const u of plan.update) {
+      const cur = existing.find((x) => x.metadata?.name === u.name)!;
+      const body = { ...cur, endpoints: u.endpoints };
+      if (cluster) await api.replaceClusterCustomObject({ ...target, name: u.name, body });
+      else await api.replaceNamespacedCustomObject({ ...target, namespace, name: u.name, body });
+    }
+    for (const d of plan.delete) {
+      if (cluster) await api.deleteClusterCustomObject({ ...target, name: d });
+      else await api.deleteNamespacedCustomObject({ ...target, namespace, name: d });
+    }
+  }
+
+  // ---- EgressClusterInfo/default: the cluster's own ranges.
+  async function serviceCidrs(): Promise<string[] | undefined> {
+    try {
+      const list = await netApi.listServiceCIDR();
+      const cidrs = list.items.flatMap((s) => s.spec?.cidrs ?? []);
+      if (cidrs.length) return cidrs;
+    } catch (err) {
+      log.debug({ err: String(err) }, 'ServiceCIDR API unavailable; probing');
+    }
+    // Older clusters: a dry-run Service with an impossible ClusterIP; the refusal names the range.
+    try {
+      await coreApi.createNamespacedService({
+        namespace: 'default',
+        dryRun: 'All',
+        body: {
+          metadata: { name: 'egressgateway-cidr-probe' },
+          spec: { clusterIP: '1.1.1.1', ports: [{ port: 443 }] },
+        },
+      });
+    } catch (err) {
+      const text = String((err as { body?: unknown }).body ?? err);
+      const m = /valid IPs is ([0-9a-fA-F.:/,\s]+)/.exec(text) ?? /range \(([^)]+)\)/.exec(text);
+      if (m) return m[1]!.split(/[,\s]+/).filter(Boolean);
+    }
+    return undefined;
+  }
+  async function calicoPools(): Promise<{ name: string; cidr: string; disabled?: boolean }[] | undefined> {
+    try {
+      const list = (await api.listClusterCustomObject({
+        group: 'crd.projectcalico.org',
+        version: 'v1',
+        plural: 'ippools',
+      })) as {
+        items?: { metadata?: { name?: string }; spec?: { cidr?: string; disabled?: boolean } }[];
+      };
+      return (list.items ?? []).map((p) => ({
+        name: p.metadata?.name ?? '',
+        cidr: p.spec?.cidr ?? '',
+        disabled: p.spec?.disabled === true,
+      }));
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+  async function reconcileClusterInfo(): Promise<void> {
+    const info = infos.get('default');
+    if (!info) return; // created by the chart; nothing to report into yet
+    const spec = (info.spec ?? {}) as ClusterInfoSpec;
+    const auto = spec.autoDetect ?? {};
+    const status = planClusterInfoStatus({
+      spec,
+      nodes: nodes.list().map((n) => ({
+        name: n.metadata!.name!,
+        internalIPs: (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+        podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
+      })),
+      serviceCidrs: auto.clusterIP === false ? undefined : await serviceCidrs(),
+      calicoPools: ['calico', 'auto', undefined].includes(auto.podCidrMode) ? await calicoPools() : undefined,
+    });
+    await writeStatus(api, { plural: 'egressclusterinfos', name: 'default' }, info, status);
+  }
+
   const stops: (() => void)[] = [];
   return {
     informers,
@@ -362,12 +592,18 @@ export function createControllers(
           onError('tunnel'),
         ),
         runWorkers(gatewayQueue, 2, timed('egressgateway', reconcileGateway), onError('gateway')),
+        runWorkers(sliceQueue, 4, timed('egressendpointslice', reconcileSlices), onError('endpoint slice')),
+        runWorkers(
+          infoQueue,
+          1,
+          timed('egressclusterinfo', () => reconcileClusterInfo()),
+          onError('cluster info'),
+        ),
       ]);
     },
     stop() {
       for (const s of stops) s();
-      tunnelQueue.shutdown();
-      gatewayQueue.shutdown();
+      for (const q of [tunnelQueue, gatewayQueue, sliceQueue, infoQueue]) q.shutdown();
       for (const i of informers) i.stop();
     },
   };

@@ -184,6 +184,17 @@ before(async () => {
   };
   await beat();
   heartbeat = setInterval(() => void beat(), 3000);
+  await custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egressclusterinfos',
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'EgressClusterInfo',
+      metadata: { name: 'default' },
+      spec: { autoDetect: { podCidrMode: 'auto', clusterIP: true, nodeIP: true } },
+    },
+  });
   startControllers();
 });
 
@@ -296,6 +307,120 @@ test('a controller restart changes nothing: same tunnels, same placements', asyn
   await controllers!.synced;
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal(await snapshot(), before);
+});
+
+test('endpoint slices follow pods: create, label change, delete; removed with their policy', async () => {
+  const mkPod = async (name: string, ip: string, labels: Record<string, string>) => {
+    await core.createNamespacedPod({
+      namespace: 'default',
+      body: {
+        metadata: { name, labels },
+        spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'nginx' }] },
+      },
+    });
+    await core.patchNamespacedPodStatus(
+      { name, namespace: 'default', body: { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } } },
+      merge,
+    );
+  };
+  await mkPod('v1', '10.244.1.11', { app: 'visitors' });
+  await mkPod('v2', '10.244.1.12', { app: 'visitors' });
+  await mkPod('other', '10.244.1.13', { app: 'nope' });
+  await createPolicy('visitors');
+  type Slice = {
+    metadata: { name: string; ownerReferences?: { name: string; controller?: boolean }[] };
+    endpoints?: { pod: string; ipv4: string[]; node: string }[];
+  };
+  const slicesNow = async () =>
+    (
+      (await custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'egressendpointslices',
+        namespace: 'default',
+        labelSelector: 'spidernet.io/policy-name=visitors',
+      })) as { items: Slice[] }
+    ).items;
+  const podsIn = async () =>
+    (await slicesNow())
+      .flatMap((s) => (s.endpoints ?? []).map((e) => `${e.pod}=${e.ipv4.join(',')}`))
+      .sort()
+      .join(' ');
+  await eventually('slice with two pods', async () =>
+    (await podsIn()) === 'v1=10.244.1.11 v2=10.244.1.12' ? true : undefined,
+  );
+  const [slice] = await slicesNow();
+  assert.equal(slice!.metadata.ownerReferences?.[0]?.name, 'visitors');
+  assert.match(slice!.metadata.name, /^visitors-/);
+  await core.patchNamespacedPod(
+    { name: 'v2', namespace: 'default', body: { metadata: { labels: { app: 'nope' } } } },
+    merge,
+  );
+  await eventually('label change removes v2', async () =>
+    (await podsIn()) === 'v1=10.244.1.11' ? true : undefined,
+  );
+  await core.patchNamespacedPod(
+    { name: 'other', namespace: 'default', body: { metadata: { labels: { app: 'visitors' } } } },
+    merge,
+  );
+  await core.deleteNamespacedPod({ name: 'v1', namespace: 'default', gracePeriodSeconds: 0 });
+  await eventually('delete and relabel', async () =>
+    (await podsIn()) === 'other=10.244.1.13' ? true : undefined,
+  );
+  await custom.deleteNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egresspolicies',
+    namespace: 'default',
+    name: 'visitors',
+  });
+  await eventually(
+    'slices garbage-collected with the policy',
+    async () => ((await slicesNow()).length === 0 ? true : undefined),
+    30_000,
+  );
+});
+
+test('EgressClusterInfo/default: node IPs, service CIDR, pod CIDR mode; a detector turned off clears', async () => {
+  type Info = {
+    status?: {
+      podCidrMode?: string;
+      nodeIP?: Record<string, { ipv4: string[] }>;
+      clusterIP?: { ipv4: string[] };
+      extraCidr?: string[];
+    };
+  };
+  const info = await eventually('cluster info written', async () => {
+    const i = (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'egressclusterinfos',
+      name: 'default',
+    })) as Info;
+    return i.status?.clusterIP ? i : undefined;
+  });
+  assert.equal(info.status?.podCidrMode, 'k8s');
+  assert.deepEqual(info.status?.clusterIP?.ipv4, ['10.96.0.0/16']);
+  assert.deepEqual(info.status?.nodeIP?.['n1']?.ipv4, ['172.22.0.3']);
+  await custom.patchClusterCustomObject(
+    {
+      group: GROUP,
+      version: VERSION,
+      plural: 'egressclusterinfos',
+      name: 'default',
+      body: { spec: { autoDetect: { nodeIP: false }, extraCidr: ['10.6.1.92'] } },
+    },
+    merge,
+  );
+  await eventually('nodeIP cleared, extraCidr normalized', async () => {
+    const i = (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'egressclusterinfos',
+      name: 'default',
+    })) as Info;
+    return !i.status?.nodeIP && i.status?.extraCidr?.[0] === '10.6.1.92/32' ? true : undefined;
+  });
 });
 
 test('deletion guard: a gateway used by an EgressClusterPolicy only is kept until it is gone', async () => {
