@@ -75,6 +75,15 @@ export class Informer<T extends KubernetesObject> {
     return keys ? [...keys].map((k) => this.#items.get(k)!).filter(Boolean) : [];
   }
 
+  /**
+   * Fault injection for tests: drop the current watch and resume from `resourceVersion`
+   * (e.g. "1", long compacted, to provoke a 410 and a relist).
+   */
+  resumeFrom(resourceVersion: string): void {
+    this.#resourceVersion = resourceVersion;
+    this.#abort?.abort();
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#abort?.abort();
@@ -172,7 +181,7 @@ export class Informer<T extends KubernetesObject> {
           (err: unknown) => {
             if (gone || (err as { statusCode?: number; code?: number })?.statusCode === 410)
               reject(new GoneError());
-            else if (err && !(err instanceof Error && err.name === 'TimeoutError')) reject(err);
+            else if (err && !['TimeoutError', 'AbortError'].includes((err as Error).name)) reject(err);
             else resolve(); // closed by the server or idle: resume from the last resourceVersion
           },
         )
@@ -200,7 +209,10 @@ export class Informer<T extends KubernetesObject> {
       const idx = this.#indexes.get(name)!;
       for (const v of fn(obj)) {
         let set = idx.get(v);
-        if (!set) idx.set(v, (set = new Set()));
+        if (!set) {
+          set = new Set();
+          idx.set(v, set);
+        }
         if (add) set.add(key);
         else {
           set.delete(key);

@@ -29,7 +29,7 @@ function hookCleanup(): void {
 }
 
 export async function privateControlPlane(
-  opts: { nodeMonitorGracePeriod?: string } = {},
+  opts: { nodeMonitorGracePeriod?: string; apiserverArgs?: string[] } = {},
 ): Promise<ControlPlane & { kubeConfig: KubeConfig }> {
   hookCleanup();
   const dir = await mkdtemp(join(tmpdir(), 'egw-cp-'));

@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   nodeMonitorGracePeriod?: string;
   /** extra SANs for the apiserver certificate */
   extraSans?: string[];
+  /** extra kube-apiserver flags (e.g. --watch-cache=false for tests that need etcd semantics) */
+  apiserverArgs?: string[];
 }
 
 export interface ControlPlaneState {
@@ -50,6 +52,7 @@ export interface ControlPlaneState {
   netns?: string;
   serviceCidrs: string[];
   nodeMonitorGracePeriod: string;
+  apiserverArgs?: string[];
   ports: { etcdClient: number; etcdPeer: number; apiserver: number; relay?: number };
   /** where callers in this network namespace reach the apiserver */
   server: string;
@@ -63,15 +66,21 @@ export interface ControlPlaneState {
 const STATE_FILE = 'state.json';
 const RELAY_SCRIPT = fileURLToPath(new URL('./relay.ts', import.meta.url));
 
+/**
+ * A free port below the kernel's ephemeral range (32768+), so an outgoing connection cannot
+ * grab it between our check and the component's bind.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
+  throw new Error('no free port found in 20000-31999');
 }
 
 function hostPort(host: string, port: number): string {
@@ -199,6 +208,7 @@ function componentArgs(
           '--allow-privileged=true',
           '--profiling=false',
           '--v=0',
+          ...(state.apiserverArgs ?? []),
         ],
       };
     case 'kube-controller-manager':
@@ -365,6 +375,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     startedAt: new Date().toISOString(),
   };
   if (opts.netns) state.netns = opts.netns;
+  if (opts.apiserverArgs && !previous) state.apiserverArgs = opts.apiserverArgs;
   state.server = `https://${hostPort('127.0.0.1', state.ports.relay ?? state.ports.apiserver)}`;
   state.inClusterServer = `https://${hostPort(state.bindAddress, state.ports.apiserver)}`;
   const certs = await pki(state, opts.extraSans ?? []);

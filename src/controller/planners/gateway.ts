@@ -121,7 +121,10 @@ export function planGateway(
   const taken = new Set<string>();
   const addTo = (key: string, ipv4: string, ipv6: string, p: PolicyInput, useNodeIP = false) => {
     let u = units.get(key);
-    if (!u) units.set(key, (u = { key, ipv4, ipv6, useNodeIP, policies: [] }));
+    if (!u) {
+      u = { key, ipv4, ipv6, useNodeIP, policies: [] };
+      units.set(key, u);
+    }
     u.policies.push(p);
     if (ipv4) taken.add(ipv4);
     if (ipv6) taken.add(ipv6);

@@ -126,7 +126,7 @@ test('property: applying the plan gives exactly the desired set, within limits, 
     const after = new Map(existing.map((x) => [x.name, x.endpoints]));
     for (const d of plan.delete) after.delete(d);
     for (const u of plan.update) after.set(u.name, u.endpoints);
-    plan.create.forEach((c, i) => after.set(`new${i}`, c));
+    for (const [i, c] of plan.create.entries()) after.set(`new${i}`, c);
     const all = [...after.values()].flat().map((e) => e.pod);
     assert.deepEqual([...all].sort(), desired.map((e) => e.pod).sort());
     assert.equal(new Set(all).size, all.length, 'no duplicates');
