@@ -4,6 +4,7 @@
 import {
   AdmissionregistrationV1Api,
   ApiException,
+  AppsV1Api,
   CustomObjectsApi,
   type KubeConfig,
   PatchStrategy,
@@ -24,11 +25,37 @@ async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
 
 type Item = { metadata?: { name?: string; namespace?: string; finalizers?: string[] } };
 
+/** Scales the controller to zero and waits, so it cannot re-create what we delete. */
+async function stopController(kc: KubeConfig, ref: string, log: Logger): Promise<void> {
+  const [namespace, name] = ref.split('/') as [string, string];
+  const apps = kc.makeApiClient(AppsV1Api);
+  try {
+    await apps.patchNamespacedDeploymentScale(
+      { name, namespace, body: { spec: { replicas: 0 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  } catch (err) {
+    if (notFound(err)) return;
+    throw err;
+  }
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const d = await apps.readNamespacedDeployment({ name, namespace });
+    if (!d.status?.replicas) {
+      log.info({ deployment: ref }, 'controller stopped');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`controller ${ref} still has pods after 120 s; is its node reachable?`);
+}
+
 export async function clean(
   kc: KubeConfig,
-  names: { validate: string; mutating: string },
+  names: { validate: string; mutating: string; controller?: string },
   log: Logger,
 ): Promise<void> {
+  if (names.controller) await stopController(kc, names.controller, log);
   const adm = kc.makeApiClient(AdmissionregistrationV1Api);
   await ignoreNotFound(adm.deleteValidatingWebhookConfiguration({ name: names.validate }));
   await ignoreNotFound(adm.deleteMutatingWebhookConfiguration({ name: names.mutating }));

@@ -93,7 +93,8 @@ program
   .description('delete the webhook configurations and every egress custom resource (helm pre-delete)')
   .requiredOption('--validate <name>', 'ValidatingWebhookConfiguration to delete')
   .requiredOption('--mutating <name>', 'MutatingWebhookConfiguration to delete')
-  .action(async (o: { validate: string; mutating: string }) => {
+  .option('--controller <namespace/name>', 'controller Deployment to scale to zero first')
+  .action(async (o: { validate: string; mutating: string; controller?: string }) => {
     await clean(kubeConfig(), o, createLogger('controller-clean'));
   });
 

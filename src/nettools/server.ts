@@ -4,7 +4,7 @@
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
-import { streamAnswer, webAnswer } from './format.ts';
+import { plainIp, streamAnswer, webAnswer } from './format.ts';
 
 export type Protocol = 'tcp' | 'udp' | 'web' | 'all';
 
@@ -12,39 +12,52 @@ export interface ServerOptions {
   protocol: Protocol;
   /** listen address; '' = every address of both families */
   addr: string;
+  /** 0 = any free port (the chosen one is in RunningServer.ports) */
   tcpPort: number;
   udpPort: number;
   webPort: number;
   /** upstream answers each TCP line after 2 s; tests set 0 */
   tcpReplyDelayMs?: number;
-  log?: (msg: string) => void;
+  /** called for every answer sent, with the address the answer reported */
+  onAnswer?: (event: { protocol: 'tcp' | 'udp' | 'web'; remoteIp: string; remotePort: number }) => void;
 }
 
 export interface RunningServer {
   ports: { tcp?: number; udp?: number; web?: number };
+  /** the address actually listened on ('::' is dual-stack) */
+  addr: string;
   close(): Promise<void>;
 }
 
 const MAX_TCP_REPLIES = 101;
+const TCP_REPLY_DELAY_MS = 2000;
 
-function listenAddr(addr: string): string {
-  return addr === '' ? '::' : addr;
-}
+/** Errors that mean "this machine has no IPv6", after which '' falls back to IPv4 only. */
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
 
-function startWeb(o: ServerOptions): Promise<http.Server> {
-  const srv = http.createServer((req, res) => {
-    o.log?.(`web ${req.method} ${req.url} from ${req.socket.remoteAddress}`);
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(webAnswer(req.socket.remoteAddress));
-  });
+function listening<T extends { once(ev: 'error', l: (e: Error) => void): unknown }>(
+  target: T,
+  start: (done: () => void) => void,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(o.webPort, listenAddr(o.addr), () => resolve(srv));
+    target.once('error', reject);
+    start(() => resolve(target));
   });
 }
 
-function startTcp(o: ServerOptions): Promise<net.Server> {
-  const srv = net.createServer((sock) => {
+function webServer(o: ServerOptions): http.Server {
+  return http.createServer((req, res) => {
+    const remote = req.socket.remoteAddress;
+    o.onAnswer?.({ protocol: 'web', remoteIp: plainIp(remote), remotePort: req.socket.remotePort ?? 0 });
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(webAnswer(remote));
+  });
+}
+
+function tcpServer(o: ServerOptions, sockets: Set<net.Socket>): net.Server {
+  return net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
     let replies = 0;
     let buffered = '';
     sock.setEncoding('utf8');
@@ -55,61 +68,78 @@ function startTcp(o: ServerOptions): Promise<net.Server> {
         buffered = buffered.slice(nl + 1);
         nl = buffered.indexOf('\n');
         setTimeout(() => {
-          if (sock.destroyed) return;
+          if (sock.destroyed || !sock.writable) return;
+          const remoteIp = plainIp(sock.remoteAddress);
+          o.onAnswer?.({ protocol: 'tcp', remoteIp, remotePort: sock.remotePort ?? 0 });
           sock.write(streamAnswer('TCP', sock.remoteAddress, sock.remotePort, new Date()));
           if (++replies >= MAX_TCP_REPLIES) sock.end();
-        }, o.tcpReplyDelayMs ?? 2000);
+        }, o.tcpReplyDelayMs ?? TCP_REPLY_DELAY_MS);
       }
     });
     sock.on('error', () => sock.destroy());
   });
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(o.tcpPort, listenAddr(o.addr), () => resolve(srv));
-  });
 }
 
-function startUdp(o: ServerOptions): Promise<dgram.Socket> {
-  const addr = listenAddr(o.addr);
-  const sock = dgram.createSocket({ type: addr.includes(':') ? 'udp6' : 'udp4' });
+function udpSocket(o: ServerOptions, host: string): dgram.Socket {
+  const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
   sock.on('message', (_msg, rinfo) => {
+    o.onAnswer?.({ protocol: 'udp', remoteIp: plainIp(rinfo.address), remotePort: rinfo.port });
     sock.send(streamAnswer('UDP', rinfo.address, rinfo.port, new Date()), rinfo.port, rinfo.address);
   });
-  return new Promise((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(o.udpPort, addr, () => resolve(sock));
-  });
+  return sock;
 }
 
-export async function startServer(o: ServerOptions): Promise<RunningServer> {
+async function startOn(o: ServerOptions, host: string): Promise<RunningServer> {
   const want = (p: Exclude<Protocol, 'all'>) => o.protocol === p || o.protocol === 'all';
   const closers: (() => Promise<void>)[] = [];
   const ports: RunningServer['ports'] = {};
+  const closeAll = () => Promise.all(closers.map((c) => c())).then(() => undefined);
   try {
     if (want('web')) {
-      const s = await startWeb(o);
+      const s = await listening(webServer(o), (done) => s0(s0Web, done));
+      // (helper below keeps the listen call next to its server)
       ports.web = (s.address() as net.AddressInfo).port;
-      closers.push(() => new Promise((r) => s.close(() => r())));
-      closers.push(async () => s.closeAllConnections());
+      closers.push(
+        () =>
+          new Promise((r) => {
+            s.close(() => r());
+            s.closeAllConnections();
+          }),
+      );
     }
     if (want('tcp')) {
-      const s = await startTcp(o);
+      const sockets = new Set<net.Socket>();
+      const srv = tcpServer(o, sockets);
+      const s = await listening(srv, (done) => srv.listen(o.tcpPort, host, done));
       ports.tcp = (s.address() as net.AddressInfo).port;
-      closers.push(() => new Promise((r) => s.close(() => r())));
+      // Clients may hold a connection for 101 slow replies: shutdown must not wait for them.
+      closers.push(
+        () =>
+          new Promise((r) => {
+            s.close(() => r());
+            for (const c of sockets) c.destroy();
+          }),
+      );
     }
     if (want('udp')) {
-      const s = await startUdp(o);
+      const sock = udpSocket(o, host);
+      const s = await listening(sock, (done) => sock.bind(o.udpPort, host, done));
       ports.udp = s.address().port;
       closers.push(() => new Promise((r) => s.close(() => r())));
     }
   } catch (err) {
-    await Promise.all(closers.map((c) => c()));
+    await closeAll();
     throw err;
   }
-  return {
-    ports,
-    close: async () => {
-      await Promise.all(closers.reverse().map((c) => c()));
-    },
-  };
+  return { ports, addr: host, close: closeAll };
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  if (o.addr !== '') return startOn(o, o.addr);
+  try {
+    return await startOn(o, '::');
+  } catch (err) {
+    if (!NO_IPV6.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    return startOn(o, '0.0.0.0');
+  }
 }

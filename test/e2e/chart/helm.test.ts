@@ -4,7 +4,7 @@
 // cleanup Job and leaves no custom resource, finalizer or webhook configuration behind.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withLab } from '../../support/lab.ts';
+import { eventually, withLab } from '../../support/lab.ts';
 
 const SEED_GATEWAY = `apiVersion: egressgateway.spidernet.io/v1beta1
 kind: EgressGateway
@@ -80,6 +80,16 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
       const gw = await lab.kubectl(['get', 'EgressGateway', 'default', '-o', 'yaml']);
       assert.match(gw, /ipv4DefaultEIP: 172\.22\.0\.110/);
       assert.match(gw, /- egressgateway\.spidernet\.io\/egressgateway/);
+      // The controller in the lab manages one EgressTunnel per node and allocates the EIP.
+      await eventually('tunnels for 3 nodes', async () =>
+        (await lab.kubectl(['get', 'egt', '-o', 'name'])).trim().split('\n').length === 3 ? true : undefined,
+      );
+      await eventually('policy has its EIP', async () =>
+        (await lab.kubectl(['get', 'egp', 'test', '-o', 'jsonpath={.status.eip.ipv4}'])).trim() ===
+        '172.22.0.110'
+          ? true
+          : undefined,
+      );
       const listed = await lab.kubectl(['get', 'egw,egp', '-A']);
       assert.match(
         listed,
