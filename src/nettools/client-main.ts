@@ -1,10 +1,9 @@
 // nettools-client: asks a nettools-server which source address it saw, one line per protocol
 // on stdout. Exit code: 0 as expected, 1 the server saw the wrong address, 2 bad flags or no
 // usable answer (upstream's client exited 0 whatever it saw).
-import { parseClientArgs } from './cli.ts';
+import { CLIENT_FLAGS, parseClientArgs } from './cli.ts';
 import { describe, exitCode, probe } from './client.ts';
 import { FlagError, usage } from './flags.ts';
-import { CLIENT_FLAGS } from './cli.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
   let opts: ReturnType<typeof parseClientArgs>;

@@ -52,7 +52,8 @@ function web(o: ClientOptions, ip: string): Promise<string> {
       res.on('end', () => {
         clearTimeout(timer);
         if (res.statusCode === 200) resolve(body);
-        else reject(new Error(`HTTP ${res.statusCode} from ${o.addr}: ${JSON.stringify(body.slice(0, 200))}`));
+        else
+          reject(new Error(`HTTP ${res.statusCode} from ${o.addr}: ${JSON.stringify(body.slice(0, 200))}`));
       });
       res.on('error', reject);
     });

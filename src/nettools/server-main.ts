@@ -1,44 +1,52 @@
 // nettools-server: `-protocol tcp|udp|web|all`, `-addr`, `-tcpPort 8080`, `-udpPort 8081`,
-// `-webPort 8082` (upstream's flags and defaults).
+// `-webPort 8082` (upstream's flags and defaults). JSON logs on stdout; SIGTERM/SIGINT close
+// the listeners and exit 0.
 import { createLogger } from '../common/log.ts';
-import { FlagError, parseFlags, portFlag, usage } from './flags.ts';
-import { type Protocol, startServer } from './server.ts';
+import { parseServerArgs, SERVER_FLAGS } from './cli.ts';
+import { FlagError, usage } from './flags.ts';
+import { startServer } from './server.ts';
 
-export const SERVER_FLAGS = {
-  addr: { kind: 'string', default: '', help: 'listen address (default: all addresses, IPv4 and IPv6)' },
-  protocol: { kind: 'string', default: 'tcp', help: 'tcp, udp, web or all' },
-  tcpPort: { kind: 'int', default: 8080, help: 'TCP port' },
-  udpPort: { kind: 'int', default: 8081, help: 'UDP port' },
-  webPort: { kind: 'int', default: 8082, help: 'HTTP port' },
-} as const;
-
-async function main(): Promise<void> {
+async function main(argv: readonly string[]): Promise<number | undefined> {
   const log = createLogger('nettools-server');
-  let f: ReturnType<typeof parseFlags<typeof SERVER_FLAGS>>;
+  let opts: ReturnType<typeof parseServerArgs>;
   try {
-    f = parseFlags(SERVER_FLAGS, process.argv.slice(2));
-    if (!['tcp', 'udp', 'web', 'all'].includes(f.protocol))
-      throw new FlagError(`-protocol: "${f.protocol}" is not one of tcp, udp, web, all`);
-    for (const k of ['tcpPort', 'udpPort', 'webPort'] as const) portFlag(k, f[k]);
+    opts = parseServerArgs(argv);
   } catch (err) {
-    console.error(`nettools-server: ${(err as Error).message}\n${usage('nettools-server', SERVER_FLAGS)}`);
-    process.exit(2);
+    if (!(err instanceof FlagError)) throw err;
+    console.error(`nettools-server: ${err.message}\n${usage('nettools-server', SERVER_FLAGS)}`);
+    return 2;
   }
-  const srv = await startServer({
-    protocol: f.protocol as Protocol,
-    addr: f.addr,
-    tcpPort: f.tcpPort,
-    udpPort: f.udpPort,
-    webPort: f.webPort,
-    log: (msg) => log.debug(msg),
-  });
-  log.info({ ports: srv.ports, addr: f.addr || '*' }, `nettools-server listening (${f.protocol})`);
-  const stop = async () => {
-    await srv.close();
-    process.exit(0);
+  let srv: Awaited<ReturnType<typeof startServer>>;
+  try {
+    srv = await startServer({
+      ...opts,
+      onAnswer: (e) => log.info(e, `${e.protocol} answer to ${e.remoteIp}`),
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+    const hint =
+      e.code === 'EADDRINUSE'
+        ? ': another process holds the port; pick another with -tcpPort, -udpPort or -webPort'
+        : e.code === 'EADDRNOTAVAIL'
+          ? ': no interface has that address; check -addr'
+          : e.code === 'EACCES'
+            ? ': ports below 1024 need privileges; pick a higher port'
+            : '';
+    log.error({ code: e.code, addr: e.address, port: e.port }, `cannot listen: ${e.message}${hint}`);
+    return 1;
+  }
+  log.info({ protocol: opts.protocol, addr: srv.addr, ports: srv.ports }, 'nettools-server listening');
+  const stop = (signal: string) => {
+    log.info({ signal }, 'nettools-server stopping');
+    srv.close().then(() => {
+      log.info('nettools-server stopped');
+      process.exit(0);
+    });
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return undefined;
 }
 
-await main();
+const code = await main(process.argv.slice(2));
+if (code !== undefined) process.exitCode = code;

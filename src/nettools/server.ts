@@ -96,8 +96,8 @@ async function startOn(o: ServerOptions, host: string): Promise<RunningServer> {
   const closeAll = () => Promise.all(closers.map((c) => c())).then(() => undefined);
   try {
     if (want('web')) {
-      const s = await listening(webServer(o), (done) => s0(s0Web, done));
-      // (helper below keeps the listen call next to its server)
+      const srv = webServer(o);
+      const s = await listening(srv, (done) => srv.listen(o.webPort, host, done));
       ports.web = (s.address() as net.AddressInfo).port;
       closers.push(
         () =>
