@@ -72,9 +72,10 @@ function execForm(args: string): string[] {
   return v as string[];
 }
 
-/** Sources of the final stage's COPY instructions from the build context (not --from). */
-function contextCopies(ins: Instruction[]): { sources: string[]; dest: string }[] {
-  return finalStage(ins)
+/** Sources of COPY instructions from the build context (not --from), final stage only
+ *  unless `allStages`. */
+function contextCopies(ins: Instruction[], allStages = false): { sources: string[]; dest: string }[] {
+  return (allStages ? ins : finalStage(ins))
     .filter((i) => i.keyword === 'COPY' && !/--from=/.test(i.args))
     .map((i) => {
       const words = i.args.split(' ').filter((w) => !w.startsWith('--'));
@@ -165,7 +166,7 @@ for (const image of IMAGES) {
     assert.equal(patterns[0], '*', 'allow-list: exclude everything first');
     const allowed = patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1).replace(/\/$/, ''));
     const sources = [
-      ...contextCopies(parseDockerfile(dockerfile(image))).flatMap((c) => c.sources),
+      ...contextCopies(parseDockerfile(dockerfile(image)), true).flatMap((c) => c.sources),
       'package.json',
       'package-lock.json',
     ];
@@ -189,14 +190,18 @@ test('agent: the kernel tools the datapath drives are installed', () => {
   assert.match(run.args, /rm -rf \/var\/lib\/apt\/lists\/\*/);
 });
 
-test('nettools: the image carries every module its entry points import', () => {
+test('nettools: the image carries every module and package its entry points import', () => {
   const copies = contextCopies(parseDockerfile(dockerfile('nettools'))).flatMap((c) => c.sources);
   const seen = new Set<string>();
+  const packages = new Set<string>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
-    for (const m of read(file).matchAll(/^import[^'"]*['"](\.[^'"]+)['"]/gm)) {
-      visit(join(file, '..', m[1]!));
+    for (const m of read(file).matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(join(file, '..', spec));
+      else if (!spec.startsWith('node:'))
+        packages.add(spec.startsWith('@') ? spec.split('/', 2).join('/') : spec.split('/')[0]!);
     }
   };
   visit('src/nettools/server-main.ts');
@@ -207,6 +212,12 @@ test('nettools: the image carries every module its entry points import', () => {
       `${file} is imported but not copied`,
     );
   assert.ok(seen.has('src/common/log.ts'));
+  // The build stage keeps exactly the packages these modules import.
+  const prune = parseDockerfile(dockerfile('nettools')).find(
+    (i) => i.keyword === 'RUN' && /prune-deps\.ts/.test(i.args),
+  );
+  const roots = /prune-deps\.ts package-lock\.json node_modules ([^&]+?)\s*$/.exec(prune?.args ?? '')?.[1];
+  assert.deepEqual(roots?.split(' ').sort(), [...packages].sort());
 });
 
 test('parseDockerfile joins continuations and tags stages', () => {
