@@ -361,10 +361,13 @@ export function createControllers(
     });
     for (const p of refs) {
       const key = policyKey({ namespace: p.metadata?.namespace ?? '', name: p.metadata!.name! });
-      const want = plan.policies.get(key);
-      if (!want) continue;
+      // No EIP (pool exhausted) or no usable gateway node: an empty status, as upstream
+      // shows it, so nobody mistakes an unplaced EIP for a working one.
+      const planned = plan.policies.get(key);
+      const want = planned?.node ? planned : {};
       const cluster = !p.metadata?.namespace;
       const before = p.status?.node ?? '';
+      const wantNode = 'node' in want ? want.node : '';
       const wrote = await writeStatus(
         api,
         {
@@ -375,8 +378,10 @@ export function createControllers(
         p,
         want,
       );
-      if (wrote && want.node !== before) {
-        const eip = [want.eip.ipv4, want.eip.ipv6].filter(Boolean).join(', ') || 'the node IP';
+      if (wrote && wantNode !== before) {
+        const eip = planned
+          ? [planned.eip.ipv4, planned.eip.ipv6].filter(Boolean).join(', ') || 'the node IP'
+          : 'no EIP';
         await events.record(
           {
             apiVersion: `${GROUP}/${VERSION}`,
@@ -386,12 +391,12 @@ export function createControllers(
             uid: p.metadata?.uid ?? '',
           },
           'Normal',
-          before ? (want.node ? 'EIPMoved' : 'EIPUnplaced') : 'EIPAssigned',
+          before ? (wantNode ? 'EIPMoved' : 'EIPUnplaced') : 'EIPAssigned',
           before
-            ? want.node
-              ? `${eip} moved from ${before} to ${want.node}`
+            ? wantNode
+              ? `${eip} moved from ${before} to ${wantNode}`
               : `${eip} has no usable gateway node (was on ${before})`
-            : `${eip} on ${want.node || 'no node yet'}`,
+            : `${eip} on ${wantNode}`,
         );
       }
     }
@@ -557,11 +562,16 @@ export function createControllers(
       await Promise.all(informers.map((i) => i.synced));
       tunnelQueue.add('*');
       allGateways();
-      const onError = (what: string) => (key: string, err: unknown) =>
-        log.warn(
-          { key, err: err instanceof Error ? err.message : String(err) },
-          `${what} reconcile failed; retrying`,
-        );
+      // A 409 only means our cache was a step behind: the retry reads fresh state.
+      const onError = (what: string) => (key: string, err: unknown) => {
+        if (err instanceof ApiException && err.code === 409)
+          log.debug({ key }, `${what}: write conflict; retrying`);
+        else
+          log.warn(
+            { key, err: err instanceof Error ? err.message : String(err) },
+            `${what} reconcile failed; retrying`,
+          );
+      };
       const timed = (controller: string, fn: (key: string) => Promise<void>) => async (key: string) => {
         const t0 = process.hrtime.bigint();
         try {

@@ -302,8 +302,10 @@ async function launch(
   const proc = startProcess({ name, ...spec, logFile: join(state.dir, 'logs', `${name}.log`) });
   state.processes = [...state.processes.filter((p) => p.name !== name), proc];
   await saveState(state);
-  // A process that dies at once (bad flag, port taken) should fail here, not as a readiness timeout.
+  // A process that dies at once (bad flag, port taken) should fail here, not as a readiness
+  // timeout; on a loaded machine the wrapper may need a moment to record the child's PID.
   await sleep(300);
+  for (let i = 0; i < 50 && isRunning(proc) && !isHealthy(proc); i++) await sleep(100);
   if (!isHealthy(proc)) throw new Error(`${name} exited at start; see ${proc.logFile}`);
 }
 

@@ -239,9 +239,13 @@ export function planGateway(
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((n) => ({ name: n.name, status: n.phase, eips: eipsOn.get(n.name) ?? [] }));
 
+  // In use = carried by a node now; an EIP with no usable node is free again (as upstream counts).
   const used = (fam: Family, ranges: readonly IpRange[]) =>
     new Set(
-      [...units.values()].map((u) => (fam === 4 ? u.ipv4 : u.ipv6)).filter((ip) => ip && inPool(ranges, ip)),
+      [...units.values()]
+        .filter((u) => placement.has(u.key))
+        .map((u) => (fam === 4 ? u.ipv4 : u.ipv6))
+        .filter((ip) => ip && inPool(ranges, ip)),
     ).size;
   const ipUsage = {
     ipv4Total: toNumber(size4),

@@ -1,0 +1,247 @@
+// A private control plane with our CRDs, optionally our admission webhook (served in
+// process, registered as the chart does), the controller's reconcilers in process, and fake
+// Nodes kept Ready by Lease heartbeats. Tests play the agents' part by reporting a tunnel
+// parent. Everything started here is stopped by `close()`.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  AdmissionregistrationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  V1MicroTime,
+} from '@kubernetes/client-node';
+import { Pki } from '../../lab/src/controlplane/pki.ts';
+import { toolBinary } from '../../lab/src/paths.ts';
+import { GROUP, VERSION } from '../../src/api/schema/json-schema.ts';
+import { parseConfig } from '../../src/common/config.ts';
+import { run } from '../../src/common/exec.ts';
+import { createLogger } from '../../src/common/log.ts';
+import { type Controllers, createControllers } from '../../src/controller/controller.ts';
+import { apiserverContext } from '../../src/controller/webhook/apiserver-context.ts';
+import { startWebhookServer, type WebhookServer } from '../../src/controller/webhook/server.ts';
+import { privateControlPlane } from './cluster.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface FakeNode {
+  name: string;
+  ip: string;
+  ipv6?: string;
+  labels?: Record<string, string>;
+}
+
+export interface ControllerEnv {
+  kc: KubeConfig;
+  kubeconfigPath: string;
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  controllers(): Controllers | undefined;
+  startControllers(): void;
+  stopControllers(): void;
+  setReady(node: FakeNode, ready: boolean): Promise<void>;
+  agentReports(node: FakeNode): Promise<void>;
+  getObj<T = Record<string, unknown>>(plural: string, name: string, namespace?: string): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startControllerEnv(opts: {
+  nodes: FakeNode[];
+  confYaml?: string;
+  webhook?: boolean;
+  families?: { enableIPv4: boolean; enableIPv6: boolean };
+}): Promise<ControllerEnv> {
+  const cp = await privateControlPlane();
+  const kc = cp.kubeConfig;
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const kubectl = (args: string[]) =>
+    run(toolBinary('kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args]);
+  await kubectl(['apply', '-f', join(ROOT, 'charts/egressgateway/crds')]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  const config = parseConfig(
+    { LOG_LEVEL: 'warn' },
+    opts.confYaml ?? 'enableIPv4: true\ntunnelIpv4Subnet: 192.200.0.1/16\n',
+  );
+  let webhook: WebhookServer | undefined;
+  if (opts.webhook) {
+    const pki = new Pki(join(cp.state.dir, 'webhook-pki'));
+    await pki.ensureCa();
+    const cert = await pki.issue({
+      file: 'webhook',
+      commonName: 'webhook',
+      ips: ['127.0.0.1'],
+      usage: 'server',
+    });
+    webhook = await startWebhookServer({
+      certFile: cert.cert,
+      keyFile: cert.key,
+      port: 0,
+      host: '127.0.0.1',
+      context: apiserverContext(
+        kc,
+        opts.families ?? { enableIPv4: config.feature.enableIPv4, enableIPv6: config.feature.enableIPv6 },
+      ),
+    });
+    const caBundle = (await readFile(pki.ca.cert)).toString('base64');
+    const client = (path: string) => ({ url: `https://127.0.0.1:${webhook!.port}${path}`, caBundle });
+    const resources = ['egressgateways', 'egresspolicies', 'egressclusterpolicies'];
+    const common = { admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Fail' };
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    await admission.createValidatingWebhookConfiguration({
+      body: {
+        metadata: { name: 'egressgateway-controller' },
+        webhooks: [
+          {
+            name: 'egressgateway.egressgateway.spidernet.io',
+            ...common,
+            clientConfig: client('/validate'),
+            rules: [
+              {
+                apiGroups: [GROUP],
+                apiVersions: [VERSION],
+                operations: ['CREATE', 'UPDATE', 'DELETE'],
+                resources,
+              },
+              {
+                apiGroups: [GROUP],
+                apiVersions: [VERSION],
+                operations: ['UPDATE', 'DELETE'],
+                resources: ['egressclusterinfos'],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    await admission.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: 'egressgateway-controller' },
+        webhooks: [
+          {
+            name: 'egressgateway.egressgateway.spidernet.io',
+            ...common,
+            clientConfig: client('/mutate'),
+            rules: [
+              { apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources },
+            ],
+          },
+        ],
+      },
+    });
+  }
+
+  const setReady = async (n: FakeNode, ready: boolean) => {
+    const now = new Date();
+    const addresses = [
+      { type: 'InternalIP', address: n.ip },
+      ...(n.ipv6 ? [{ type: 'InternalIP', address: n.ipv6 }] : []),
+    ];
+    await core.patchNodeStatus(
+      {
+        name: n.name,
+        body: {
+          status: {
+            conditions: [
+              {
+                type: 'Ready',
+                status: ready ? 'True' : 'False',
+                reason: 'Test',
+                lastHeartbeatTime: now,
+                lastTransitionTime: now,
+              },
+            ],
+            addresses,
+          },
+        },
+      },
+      mergePatch,
+    );
+  };
+  for (const n of opts.nodes) {
+    await core.createNode({ body: { metadata: { name: n.name, labels: n.labels ?? {} } } });
+    await setReady(n, true);
+  }
+  // Lease heartbeats, so the real node-lifecycle controller keeps the fake nodes Ready.
+  const coord = kc.makeApiClient(CoordinationV1Api);
+  const beat = async () => {
+    for (const n of opts.nodes) {
+      const spec = {
+        holderIdentity: n.name,
+        leaseDurationSeconds: 40,
+        renewTime: new V1MicroTime(Date.now()),
+      };
+      try {
+        const l = await coord.readNamespacedLease({ name: n.name, namespace: 'kube-node-lease' });
+        await coord.replaceNamespacedLease({
+          name: n.name,
+          namespace: 'kube-node-lease',
+          body: { ...l, spec },
+        });
+      } catch {
+        await coord
+          .createNamespacedLease({ namespace: 'kube-node-lease', body: { metadata: { name: n.name }, spec } })
+          .catch(() => undefined);
+      }
+    }
+  };
+  await beat();
+  const heartbeat = setInterval(() => void beat(), 3000);
+
+  let controllers: Controllers | undefined;
+  let leading: AbortController | undefined;
+  const env: ControllerEnv = {
+    kc,
+    kubeconfigPath: cp.kubeconfigPath,
+    core,
+    custom,
+    controllers: () => controllers,
+    startControllers() {
+      controllers = createControllers(kc, config, createLogger('controller-test', 'warn'));
+      controllers.start();
+      leading = new AbortController();
+      void controllers.lead(leading.signal);
+    },
+    stopControllers() {
+      leading?.abort();
+      controllers?.stop();
+    },
+    setReady,
+    async agentReports(n) {
+      await custom.patchClusterCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: 'egresstunnels',
+          name: n.name,
+          body: { status: { tunnel: { parent: { name: 'eth0', ipv4: n.ip } } } },
+        },
+        mergePatch,
+      );
+    },
+    async getObj<T>(plural: string, name: string, namespace?: string) {
+      return (
+        namespace
+          ? await custom.getNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural,
+              namespace,
+              name,
+            })
+          : await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name })
+      ) as T;
+    },
+    async close() {
+      env.stopControllers();
+      clearInterval(heartbeat);
+      await webhook?.close();
+    },
+  };
+  return env;
+}
