@@ -3,106 +3,40 @@
 // shared default EIPs, failover on NotReady, deletion guard with cluster policies, restart
 // stability, tunnel removal with its node.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  V1MicroTime,
-} from '@kubernetes/client-node';
-import { toolBinary } from '../../../lab/src/paths.ts';
 import { GROUP, VERSION } from '../../../src/api/schema/json-schema.ts';
-import { parseConfig } from '../../../src/common/config.ts';
-import { run } from '../../../src/common/exec.ts';
-import { createLogger } from '../../../src/common/log.ts';
-import { type Controllers, createControllers } from '../../../src/controller/controller.ts';
-import { privateControlPlane } from '../../support/cluster.ts';
+import {
+  type ControllerEnv,
+  type FakeNode,
+  mergePatch as merge,
+  startControllerEnv,
+} from '../../support/controller-env.ts';
 import { eventually } from '../../support/lab.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-let kc: KubeConfig;
-let core: CoreV1Api;
-let custom: CustomObjectsApi;
-let controllers: Controllers | undefined;
-let leading: AbortController | undefined;
-let heartbeat: NodeJS.Timeout | undefined;
-const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const NODES = [
-  { name: 'n1', ip: '172.22.0.3', gateway: true },
-  { name: 'n2', ip: '172.22.0.4', gateway: true },
+const NODES: (FakeNode & { gateway: boolean })[] = [
+  { name: 'n1', ip: '172.22.0.3', gateway: true, labels: { egressgateway: 'true' } },
+  { name: 'n2', ip: '172.22.0.4', gateway: true, labels: { egressgateway: 'true' } },
   { name: 'n3', ip: '172.22.0.5', gateway: false },
 ];
-const config = parseConfig({ LOG_LEVEL: 'warn' }, 'enableIPv4: true\ntunnelIpv4Subnet: 192.200.0.1/16\n');
-
-function startControllers(): void {
-  controllers = createControllers(kc, config, createLogger('controller-test', 'warn'));
-  controllers.start();
-  leading = new AbortController();
-  void controllers.lead(leading.signal);
-}
-
-function stopControllers(): void {
-  leading?.abort();
-  controllers?.stop();
-}
-
-async function setReady(name: string, ready: boolean, ip: string): Promise<void> {
-  const now = new Date();
-  await core.patchNodeStatus(
-    {
-      name,
-      body: {
-        status: {
-          conditions: [
-            {
-              type: 'Ready',
-              status: ready ? 'True' : 'False',
-              reason: 'Test',
-              lastHeartbeatTime: now,
-              lastTransitionTime: now,
-            },
-          ],
-          addresses: [{ type: 'InternalIP', address: ip }],
-        },
-      },
-    },
-    merge,
-  );
-}
-
-/** What an agent does once its tunnel device is up: report the parent interface. */
-async function agentReports(node: string, ip: string): Promise<void> {
-  await custom.patchClusterCustomObjectStatus(
-    {
-      group: GROUP,
-      version: VERSION,
-      plural: 'egresstunnels',
-      name: node,
-      body: { status: { tunnel: { parent: { name: 'eth0', ipv4: ip } } } },
-    },
-    merge,
-  );
-}
-
-const getObj = async (plural: string, name: string, namespace?: string) =>
-  (namespace
-    ? await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace, name })
-    : await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name })) as {
-    metadata: { finalizers?: string[] };
-    status?: Record<string, unknown> & {
-      phase?: string;
-      mark?: string;
-      tunnel?: { ipv4?: string; mac?: string };
-      eip?: { ipv4?: string };
-      node?: string;
-      nodeList?: { name: string; status: string; eips: { ipv4: string; policies: { name: string }[] }[] }[];
-    };
+let env: ControllerEnv;
+let core: ControllerEnv['core'];
+let custom: ControllerEnv['custom'];
+const startControllers = () => env.startControllers();
+const stopControllers = () => env.stopControllers();
+const setReady = (name: string, ready: boolean) => env.setReady(NODES.find((n) => n.name === name)!, ready);
+const agentReports = (name: string) => env.agentReports(NODES.find((n) => n.name === name)!);
+type Got = {
+  metadata: { finalizers?: string[] };
+  status?: Record<string, unknown> & {
+    phase?: string;
+    mark?: string;
+    tunnel?: { ipv4?: string; mac?: string };
+    eip?: { ipv4?: string };
+    node?: string;
+    nodeList?: { name: string; status: string; eips: { ipv4: string; policies: { name: string }[] }[] }[];
   };
+};
+const getObj = (plural: string, name: string, namespace?: string) => env.getObj<Got>(plural, name, namespace);
 
 async function createPolicy(name: string, cluster = false, spec: Record<string, unknown> = {}) {
   const body = {
@@ -134,56 +68,9 @@ async function createPolicy(name: string, cluster = false, spec: Record<string, 
 }
 
 before(async () => {
-  const cp = await privateControlPlane();
-  kc = cp.kubeConfig;
-  core = kc.makeApiClient(CoreV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
-  await run(toolBinary('kubectl'), [
-    '--kubeconfig',
-    cp.kubeconfigPath,
-    'apply',
-    '-f',
-    join(ROOT, 'charts/egressgateway/crds'),
-  ]);
-  await run(toolBinary('kubectl'), [
-    '--kubeconfig',
-    cp.kubeconfigPath,
-    'wait',
-    '--for=condition=Established',
-    'crd',
-    '--all',
-  ]);
-  for (const n of NODES) {
-    await core.createNode({
-      body: { metadata: { name: n.name, labels: n.gateway ? { egressgateway: 'true' } : {} } },
-    });
-    await setReady(n.name, true, n.ip);
-  }
-  // Node leases, so the real node-lifecycle controller keeps these nodes Ready.
-  const coord = kc.makeApiClient(CoordinationV1Api);
-  const beat = async () => {
-    for (const n of NODES) {
-      const spec = {
-        holderIdentity: n.name,
-        leaseDurationSeconds: 40,
-        renewTime: new V1MicroTime(Date.now()),
-      };
-      try {
-        const l = await coord.readNamespacedLease({ name: n.name, namespace: 'kube-node-lease' });
-        await coord.replaceNamespacedLease({
-          name: n.name,
-          namespace: 'kube-node-lease',
-          body: { ...l, spec },
-        });
-      } catch {
-        await coord
-          .createNamespacedLease({ namespace: 'kube-node-lease', body: { metadata: { name: n.name }, spec } })
-          .catch(() => undefined);
-      }
-    }
-  };
-  await beat();
-  heartbeat = setInterval(() => void beat(), 3000);
+  env = await startControllerEnv({ nodes: NODES });
+  core = env.core;
+  custom = env.custom;
   await custom.createClusterCustomObject({
     group: GROUP,
     version: VERSION,
@@ -198,10 +85,7 @@ before(async () => {
   startControllers();
 });
 
-after(() => {
-  stopControllers();
-  if (heartbeat) clearInterval(heartbeat);
-});
+after(() => env?.close());
 
 test('every node gets an EgressTunnel: unique tunnel IP, MAC and mark; Init until its agent reports, then Ready', async () => {
   const tunnels = await eventually('tunnels allocated', async () => {
@@ -213,7 +97,7 @@ test('every node gets an EgressTunnel: unique tunnel IP, MAC and mark; Init unti
   for (const ip of ips) assert.match(ip!, /^192\.200\.0\.\d+$/);
   assert.equal(new Set(tunnels.map((t) => t!.status!.mark)).size, 3);
   for (const t of tunnels) assert.match(t!.status!.tunnel!.mac!, /^66(:[0-9a-f]{2}){5}$/);
-  for (const n of NODES) await agentReports(n.name, n.ip);
+  for (const n of NODES) await agentReports(n.name);
   await eventually('tunnels Ready', async () => {
     const ts = await Promise.all(NODES.map((n) => getObj('egresstunnels', n.name)));
     return ts.every((t) => t.status?.phase === 'Ready') ? true : undefined;
@@ -274,7 +158,7 @@ test('failover: the node carrying the EIP goes NotReady and the EIP moves to the
   const from = before.status!.node!;
   const to = from === 'n1' ? 'n2' : 'n1';
   const t0 = Date.now();
-  await setReady(from, false, NODES.find((n) => n.name === from)!.ip);
+  await setReady(from, false);
   await eventually('EIP moved', async () => {
     const p = await getObj('egresspolicies', 'test', 'default');
     return p.status?.node === to ? true : undefined;
@@ -289,7 +173,7 @@ test('failover: the node carrying the EIP goes NotReady and the EIP moves to the
   );
   assert.ok(ms < 5000, `moved after ${ms} ms`);
   // back to Ready: the EIP stays where it is now (stable)
-  await setReady(from, true, NODES.find((n) => n.name === from)!.ip);
+  await setReady(from, true);
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await getObj('egresspolicies', 'test', 'default')).status?.node, to);
 });
@@ -304,7 +188,7 @@ test('a controller restart changes nothing: same tunnels, same placements', asyn
   const before = await snapshot();
   stopControllers();
   startControllers();
-  await controllers!.synced;
+  await env.controllers()!.synced;
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal(await snapshot(), before);
 });
