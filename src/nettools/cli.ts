@@ -8,30 +8,36 @@ import { FlagError, type FlagSpec, parseFlags } from './flags.ts';
 import type { Protocol, ServerOptions } from './server.ts';
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'web', 'all'];
+/** The client also asks upstream's `/ws` WebSocket echo alone; `wss` is upstream's name for it. */
+const CLIENT_PROTOCOLS: readonly ClientOptions['protocol'][] = ['tcp', 'udp', 'web', 'ws', 'all'];
 
 export const SERVER_FLAGS = {
   addr: { kind: 'string', default: '', help: 'listen address (default: every address, IPv4 and IPv6)' },
   protocol: { kind: 'string', default: 'tcp', help: 'tcp, udp, web or all' },
   tcpPort: { kind: 'int', default: 8080, help: 'TCP echo port (0: any free port)' },
   udpPort: { kind: 'int', default: 8081, help: 'UDP echo port (0: any free port)' },
-  webPort: { kind: 'int', default: 8082, help: 'HTTP port (0: any free port)' },
+  webPort: { kind: 'int', default: 8082, help: 'HTTP port, WebSocket on /ws (0: any free port)' },
 } as const satisfies FlagSpec;
 
 export const CLIENT_FLAGS = {
   addr: { kind: 'string', default: '', help: 'server IP address or DNS name (required)' },
-  protocol: { kind: 'string', default: 'tcp', help: 'tcp, udp, web or all' },
+  protocol: {
+    kind: 'string',
+    default: 'tcp',
+    help: 'tcp, udp, web, ws (or wss: WebSocket on the web port) or all',
+  },
   tcpPort: { kind: 'int', default: 8080, help: 'server TCP port' },
   udpPort: { kind: 'int', default: 8081, help: 'server UDP port' },
-  webPort: { kind: 'int', default: 8082, help: 'server HTTP port' },
+  webPort: { kind: 'int', default: 8082, help: 'server HTTP and WebSocket port' },
   timeout: { kind: 'int', default: 10, help: 'seconds to wait for each answer' },
   eip: { kind: 'string', default: '', help: 'source IP the server must see (empty: only report it)' },
   contain: { kind: 'bool', default: true, help: 'true: the server must see -eip; false: anything but -eip' },
   batch: { kind: 'bool', default: false, help: 'accepted for compatibility; every run is one batch' },
 } as const satisfies FlagSpec;
 
-function protocolOf(v: string): Protocol {
-  const p = PROTOCOLS.find((x) => x === v);
-  if (!p) throw new FlagError(`-protocol: "${v}" is not one of ${PROTOCOLS.join(', ')}`);
+function protocolOf<P extends string>(v: string, known: readonly P[]): P {
+  const p = known.find((x) => x === v);
+  if (!p) throw new FlagError(`-protocol: "${v}" is not one of ${known.join(', ')}`);
   return p;
 }
 
@@ -63,7 +69,7 @@ function hostFlag(name: string, v: string, example: string): string {
 export function parseServerArgs(argv: readonly string[]): ServerOptions {
   const f = parseFlags(SERVER_FLAGS, argv);
   return {
-    protocol: protocolOf(f.protocol),
+    protocol: protocolOf(f.protocol, PROTOCOLS),
     addr: f.addr === '' ? '' : ipFlag('addr', f.addr, '0.0.0.0'),
     tcpPort: port('tcpPort', f.tcpPort, true),
     udpPort: port('udpPort', f.udpPort, true),
@@ -79,7 +85,7 @@ export function parseClientArgs(argv: readonly string[]): ClientOptions {
     throw new FlagError('-contain false needs -eip: the address the server must NOT see');
   return {
     addr: hostFlag('addr', f.addr, '10.6.1.92'),
-    protocol: protocolOf(f.protocol),
+    protocol: protocolOf(f.protocol === 'wss' ? 'ws' : f.protocol, CLIENT_PROTOCOLS),
     tcpPort: port('tcpPort', f.tcpPort, false),
     udpPort: port('udpPort', f.udpPort, false),
     webPort: port('webPort', f.webPort, false),

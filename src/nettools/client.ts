@@ -2,14 +2,17 @@
 // the expected egress IP. Unlike upstream's, a mismatch is a failure (exit code 1), every
 // protocol really runs, and the comparison is on whole addresses (172.22.0.1 is not
 // "contained" in 172.22.0.110).
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { canonicalIp } from '../common/ip.ts';
 import { seenIp } from './format.ts';
+import { acceptKey, decodeFrame, encodeFrame, OPCODE } from './websocket.ts';
 
-export type ProbeProtocol = 'tcp' | 'udp' | 'web';
+/** `ws` is upstream's `/ws` WebSocket echo on the web port (upstream's client calls it `wss`). */
+export type ProbeProtocol = 'tcp' | 'udp' | 'web' | 'ws';
 
 export interface ClientOptions {
   /** server IP address or DNS name */
@@ -62,6 +65,54 @@ function web(o: ClientOptions, ip: string): Promise<string> {
     req.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
+    });
+  });
+}
+
+function ws(o: ClientOptions, ip: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const key = randomBytes(16).toString('base64');
+    const req = http.get({
+      host: ip,
+      port: o.webPort,
+      path: '/ws',
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-key': key,
+        'sec-websocket-version': '13',
+      },
+    });
+    const timer = setTimeout(() => req.destroy(noAnswer(o, 'WebSocket')), o.timeoutMs);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    req.on('error', fail);
+    req.on('response', (res) => {
+      res.resume();
+      fail(new Error(`HTTP ${res.statusCode} from ${o.addr} instead of a WebSocket upgrade on /ws`));
+    });
+    req.on('upgrade', (res, sock, head) => {
+      if (res.headers['sec-websocket-accept'] !== acceptKey(key)) {
+        sock.destroy();
+        fail(new Error(`${o.addr} answered the WebSocket handshake with a wrong accept key`));
+        return;
+      }
+      let buf = Buffer.from(head);
+      sock.on('error', fail);
+      sock.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        for (let frame = decodeFrame(buf); frame; frame = decodeFrame(buf)) {
+          buf = buf.subarray(frame.size);
+          if (frame.opcode !== OPCODE.text) continue;
+          clearTimeout(timer);
+          sock.end(encodeFrame(OPCODE.close, Buffer.alloc(0), randomBytes(4)));
+          resolve(frame.payload.toString('utf8'));
+          return;
+        }
+      });
+      sock.write(encodeFrame(OPCODE.text, Buffer.from('hello'), randomBytes(4)));
     });
   });
 }
@@ -128,7 +179,8 @@ async function resolveAddr(addr: string): Promise<string> {
 }
 
 export async function probe(o: ClientOptions): Promise<ProbeResult[]> {
-  const protocols: readonly ProbeProtocol[] = o.protocol === 'all' ? ['web', 'tcp', 'udp'] : [o.protocol];
+  const protocols: readonly ProbeProtocol[] =
+    o.protocol === 'all' ? ['web', 'ws', 'tcp', 'udp'] : [o.protocol];
   let ip: string;
   try {
     ip = await resolveAddr(o.addr);
@@ -136,7 +188,7 @@ export async function probe(o: ClientOptions): Promise<ProbeResult[]> {
     const error = `cannot resolve ${o.addr}: ${err instanceof Error ? err.message : String(err)}`;
     return protocols.map((protocol) => ({ protocol, ok: false, error }));
   }
-  const ask = { web, tcp, udp };
+  const ask = { web, ws, tcp, udp };
   const results: ProbeResult[] = [];
   for (const protocol of protocols) {
     try {

@@ -15,7 +15,7 @@ export function hostPort(ip: string, port: number): string {
 }
 
 export function streamAnswer(
-  kind: 'TCP' | 'UDP',
+  kind: 'TCP' | 'UDP' | 'WebSocket',
   remote: string | undefined,
   port: number | undefined,
   now: Date,

@@ -4,7 +4,9 @@
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { plainIp, streamAnswer, webAnswer } from './format.ts';
+import { acceptKey, decodeFrame, encodeFrame, OPCODE } from './websocket.ts';
 
 export type Protocol = 'tcp' | 'udp' | 'web' | 'all';
 
@@ -19,7 +21,11 @@ export interface ServerOptions {
   /** upstream answers each TCP line after 2 s; tests set 0 */
   tcpReplyDelayMs?: number;
   /** called for every answer sent, with the address the answer reported */
-  onAnswer?: (event: { protocol: 'tcp' | 'udp' | 'web'; remoteIp: string; remotePort: number }) => void;
+  onAnswer?: (event: {
+    protocol: 'tcp' | 'udp' | 'web' | 'ws';
+    remoteIp: string;
+    remotePort: number;
+  }) => void;
 }
 
 export interface RunningServer {
@@ -51,6 +57,54 @@ function webServer(o: ServerOptions): http.Server {
     o.onAnswer?.({ protocol: 'web', remoteIp: plainIp(remote), remotePort: req.socket.remotePort ?? 0 });
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(webAnswer(remote));
+  });
+}
+
+/** Upstream's `/ws` on the web port: each text message gets the stream answer back. */
+function upgradeToWebSocket(
+  o: ServerOptions,
+  req: http.IncomingMessage,
+  sock: Duplex,
+  conns: Set<Duplex>,
+): void {
+  const key = req.headers['sec-websocket-key'];
+  if (req.url !== '/ws' || typeof key !== 'string' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+    sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nWebSocket is served on /ws only\n');
+    return;
+  }
+  conns.add(sock);
+  sock.on('close', () => conns.delete(sock));
+  sock.on('error', () => sock.destroy());
+  sock.write(
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+  );
+  const remote = req.socket.remoteAddress;
+  const remotePort = req.socket.remotePort;
+  let buf = Buffer.alloc(0);
+  sock.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      let frame: ReturnType<typeof decodeFrame>;
+      try {
+        frame = decodeFrame(buf);
+      } catch {
+        sock.destroy();
+        return;
+      }
+      if (!frame) return;
+      buf = buf.subarray(frame.size);
+      if (frame.opcode === OPCODE.close) {
+        sock.end(encodeFrame(OPCODE.close, Buffer.alloc(0)));
+        return;
+      }
+      if (frame.opcode === OPCODE.ping) sock.write(encodeFrame(OPCODE.pong, frame.payload));
+      if (frame.opcode === OPCODE.text) {
+        o.onAnswer?.({ protocol: 'ws', remoteIp: plainIp(remote), remotePort: remotePort ?? 0 });
+        const answer = streamAnswer('WebSocket', remote, remotePort, new Date());
+        sock.write(encodeFrame(OPCODE.text, Buffer.from(answer)));
+      }
+    }
   });
 }
 
@@ -97,6 +151,8 @@ async function startOn(o: ServerOptions, host: string): Promise<RunningServer> {
   try {
     if (want('web')) {
       const srv = webServer(o);
+      const upgraded = new Set<Duplex>();
+      srv.on('upgrade', (req, sock) => upgradeToWebSocket(o, req, sock, upgraded));
       const s = await listening(srv, (done) => srv.listen(o.webPort, host, done));
       ports.web = (s.address() as net.AddressInfo).port;
       closers.push(
@@ -104,6 +160,7 @@ async function startOn(o: ServerOptions, host: string): Promise<RunningServer> {
           new Promise((r) => {
             s.close(() => r());
             s.closeAllConnections();
+            for (const c of upgraded) c.destroy();
           }),
       );
     }

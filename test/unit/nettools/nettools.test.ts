@@ -43,7 +43,7 @@ const base = (addr: string) => ({
   contain: true,
 });
 
-test('the server reports the source address over web, TCP and UDP, IPv4 and IPv6', async () => {
+test('the server reports the source address over web, WebSocket, TCP and UDP, IPv4 and IPv6', async () => {
   for (const [addr, want] of [
     ['127.0.0.1', '127.0.0.1'],
     ['::1', '::1'],
@@ -53,6 +53,7 @@ test('the server reports the source address over web, TCP and UDP, IPv4 and IPv6
       results.map((r) => [r.protocol, r.seen, r.ok]),
       [
         ['web', want, true],
+        ['ws', want, true],
         ['tcp', want, true],
         ['udp', want, true],
       ],

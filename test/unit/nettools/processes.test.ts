@@ -71,6 +71,7 @@ test('server process: listens dual-stack, answers, logs each answer, exits 0 on 
     assert.equal(v4.code, 0, v4.stdout + v4.stderr);
     assert.deepEqual(v4.stdout.trim().split('\n'), [
       'web: OK server saw 127.0.0.1 (expected 127.0.0.1)',
+      'ws: OK server saw 127.0.0.1 (expected 127.0.0.1)',
       'tcp: OK server saw 127.0.0.1 (expected 127.0.0.1)',
       'udp: OK server saw 127.0.0.1 (expected 127.0.0.1)',
     ]);
@@ -85,7 +86,7 @@ test('server process: listens dual-stack, answers, logs each answer, exits 0 on 
     const answers = lines
       .filter((l) => /answer to/.test(l.msg))
       .map((l) => `${l['protocol']} ${l['remoteIp']}`);
-    for (const want of ['web 127.0.0.1', 'tcp 127.0.0.1', 'udp 127.0.0.1', 'web ::1'])
+    for (const want of ['web 127.0.0.1', 'ws 127.0.0.1', 'tcp 127.0.0.1', 'udp 127.0.0.1', 'web ::1'])
       assert.ok(answers.includes(want), `${want} not in ${answers.join(', ')}`);
   } finally {
     proc.kill('SIGTERM');
@@ -147,7 +148,7 @@ test('server process: bad flags exit 2 with the reason and the usage', async () 
     err,
     /^nettools-server: -protocol: "http" is not one of tcp, udp, web, all\nusage: nettools-server/,
   );
-  assert.match(err, /-webPort int\tHTTP port \(0: any free port\) \(default 8082\)/);
+  assert.match(err, /-webPort int\tHTTP port, WebSocket on \/ws \(0: any free port\) \(default 8082\)/);
 });
 
 test('client process: nobody listening is exit 2 with the reason, within the timeout', async () => {
@@ -160,8 +161,9 @@ test('client process: nobody listening is exit 2 with the reason, within the tim
   assert.equal(r.code, 2, r.stdout);
   const out = r.stdout.trim().split('\n');
   assert.match(out[0]!, /^web: ERROR connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
-  assert.match(out[1]!, /^tcp: ERROR connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
-  assert.equal(out[2], 'udp: ERROR no UDP answer from 127.0.0.1 within 1 s');
+  assert.match(out[1]!, /^ws: ERROR connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  assert.match(out[2]!, /^tcp: ERROR connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  assert.equal(out[3], 'udp: ERROR no UDP answer from 127.0.0.1 within 1 s');
   assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`);
 });
 
