@@ -69,7 +69,10 @@ test("client: upstream e2e's `-batch true -contain false` parses both flags", ()
   assert.equal(parseClientArgs(['--addr', '[fd00::2]', '--eip=fd00::1']).addr, 'fd00::2');
   // upstream's name for the WebSocket case
   assert.equal(parseClientArgs(['-addr', '10.6.1.92', '-protocol', 'wss']).protocol, 'ws');
-  assert.throws(() => parseServerArgs(['-protocol', 'ws']), /-protocol: "ws" is not one of tcp, udp, web, all/);
+  assert.throws(
+    () => parseServerArgs(['-protocol', 'ws']),
+    /-protocol: "ws" is not one of tcp, udp, web, all/,
+  );
 });
 
 test('client: wrong flags say what is wrong and what would be right', () => {
