@@ -36,6 +36,7 @@ export interface RunningServer {
 }
 
 const MAX_TCP_REPLIES = 101;
+const MAX_TCP_LINE = 64 * 1024;
 const TCP_REPLY_DELAY_MS = 2000;
 
 /** Errors that mean "this machine has no IPv6", after which '' falls back to IPv4 only. */
@@ -113,12 +114,19 @@ function tcpServer(o: ServerOptions, sockets: Set<net.Socket>): net.Server {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     let replies = 0;
+    let scheduled = 0;
     let buffered = '';
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
       buffered += chunk;
+      // Neither an endless line nor a flood of lines may pile up memory or timers.
+      if (buffered.length > MAX_TCP_LINE) {
+        sock.destroy();
+        return;
+      }
       let nl = buffered.indexOf('\n');
-      while (nl >= 0) {
+      while (nl >= 0 && scheduled < MAX_TCP_REPLIES) {
+        scheduled++;
         buffered = buffered.slice(nl + 1);
         nl = buffered.indexOf('\n');
         setTimeout(() => {
@@ -138,7 +146,14 @@ function udpSocket(o: ServerOptions, host: string): dgram.Socket {
   const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
   sock.on('message', (_msg, rinfo) => {
     o.onAnswer?.({ protocol: 'udp', remoteIp: plainIp(rinfo.address), remotePort: rinfo.port });
-    sock.send(streamAnswer('UDP', rinfo.address, rinfo.port, new Date()), rinfo.port, rinfo.address);
+    // With a callback a failed send (no route back) loses that answer only; without one it
+    // would be an 'error' event and end the server.
+    sock.send(
+      streamAnswer('UDP', rinfo.address, rinfo.port, new Date()),
+      rinfo.port,
+      rinfo.address,
+      () => {},
+    );
   });
   return sock;
 }

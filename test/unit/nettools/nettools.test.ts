@@ -2,6 +2,7 @@
 // code really depends on whether that address matches -eip.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { judge, probe } from '../../../src/nettools/client.ts';
@@ -138,4 +139,40 @@ test('Go-style flags: single or double dash, =value, bool words, clear errors', 
   assert.throws(() => parseFlags(spec, ['-webPort', 'x']), FlagError);
   assert.throws(() => parseFlags(spec, ['-protocol']), /-protocol needs a value/);
   assert.throws(() => parseFlags(spec, ['stray']), /unexpected argument "stray"/);
+});
+
+type Closed = 'end' | 'error' | 'close' | 'still open after 2 s';
+
+function tcpSession(payload: string): Promise<{ lines: string[]; closedBy: Closed }> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port: srv.ports.tcp! });
+    let got = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (c: string) => {
+      got += c;
+    });
+    const timer = setTimeout(() => done('still open after 2 s'), 2000);
+    const done = (closedBy: Closed) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ lines: got.split('\n').filter((l) => l !== ''), closedBy });
+    };
+    sock.once('end', () => done('end'));
+    sock.once('error', () => done('error'));
+    sock.once('close', () => done('close'));
+    sock.on('connect', () => sock.write(payload));
+  });
+}
+
+test('TCP: at most 101 answers per connection, then the server closes it (upstream)', async () => {
+  const r = await tcpSession('hi\n'.repeat(150));
+  assert.equal(r.lines.length, 101);
+  assert.match(r.lines[0]!, /^\S+ clientIP=127\.0\.0\.1:\d+ TCP Server Say hello! $/);
+  assert.equal(r.closedBy, 'end');
+});
+
+test('TCP: a line that never ends is cut off instead of buffered', async () => {
+  const r = await tcpSession('x'.repeat(70 * 1024));
+  assert.deepEqual(r.lines, []);
+  assert.notEqual(r.closedBy, 'still open after 2 s');
 });
