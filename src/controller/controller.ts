@@ -55,6 +55,7 @@ function crd<T extends KubernetesObject>(
           indexers: {
             gateway: (o) => [String((o as AnyPolicy).spec?.egressGatewayName ?? '')],
             namespace: (o) => [o.metadata?.namespace ?? ''],
+            term: (o) => [selectorTerm(o as AnyPolicy)],
           },
         }
       : plural.endsWith('endpointslices')
@@ -65,6 +66,43 @@ function crd<T extends KubernetesObject>(
           }
         : {}),
   });
+}
+
+/**
+ * One label term every pod a policy selects must carry (`ns/key=value`), or `ns/*` when the
+ * selector has no matchLabels; cluster policies use `*` for the namespace. A pod event then
+ * looks only at the policies whose term it carries.
+ */
+export function selectorTerm(p: AnyPolicy): string {
+  const ns = p.metadata?.namespace || '*';
+  const first = Object.entries(
+    (p.spec?.appliedTo?.podSelector as LabelSelector | undefined)?.matchLabels ?? {},
+  ).sort()[0];
+  return first ? `${ns}/${first[0]}=${first[1]}` : `${ns}/*`;
+}
+
+/** The fields of a Pod that endpoint slices depend on. */
+export function slimPod(p: V1Pod): V1Pod {
+  const m = p.metadata ?? {};
+  return {
+    metadata: {
+      name: m.name!,
+      namespace: m.namespace!,
+      uid: m.uid!,
+      resourceVersion: m.resourceVersion!,
+      ...(m.labels ? { labels: m.labels } : {}),
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+    spec: {
+      containers: [],
+      ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
+      ...(p.spec?.hostNetwork ? { hostNetwork: true } : {}),
+    },
+    status: {
+      ...(p.status?.phase ? { phase: p.status.phase } : {}),
+      ...(p.status?.podIPs ? { podIPs: p.status.podIPs } : {}),
+    },
+  };
 }
 
 export function nodeReady(n: V1Node | undefined): boolean {
@@ -109,12 +147,20 @@ export function createControllers(
     log,
   );
   const tunnels = crd<EgressTunnel & KubernetesObject>(kc, 'egresstunnels', 'EgressTunnel', log);
+  // Pods are the bulk of the cache: keep only the fields the slices use, and index them by
+  // label so a policy looks at the pods it can select, not at every pod.
   const pods = new Informer<V1Pod>(kc, {
     apiVersion: 'v1',
     kind: 'Pod',
     path: '/api/v1/pods',
     log,
-    indexers: { namespace: (o) => [o.metadata?.namespace ?? ''] },
+    transform: (o) => slimPod(o as V1Pod),
+    indexers: {
+      namespace: (o) => [o.metadata?.namespace ?? ''],
+      nsLabel: (o) =>
+        Object.entries(o.metadata?.labels ?? {}).map(([k, v]) => `${o.metadata?.namespace}/${k}=${v}`),
+      label: (o) => Object.entries(o.metadata?.labels ?? {}).map(([k, v]) => `${k}=${v}`),
+    },
   });
   const namespaces = new Informer<V1Namespace>(kc, {
     apiVersion: 'v1',
@@ -178,10 +224,23 @@ export function createControllers(
     infoQueue.add('default');
   });
   infos.onChange(() => infoQueue.add('default'));
-  pods.onChange((_e, pod) => {
-    for (const p of policies.byIndex('namespace', pod.metadata?.namespace ?? ''))
-      sliceQueue.add(policyRef(p));
-    allClusterPolicies();
+  // Only the policies that select the pod before or after the change need another look.
+  pods.onChange((_e, pod, old) => {
+    const ns = pod.metadata?.namespace ?? '';
+    const terms = new Set<string>([`${ns}/*`, '*/*']);
+    for (const labels of [pod.metadata?.labels, old?.metadata?.labels]) {
+      for (const [k, v] of Object.entries(labels ?? {})) terms.add(`${ns}/${k}=${v}`).add(`*/${k}=${v}`);
+    }
+    for (const term of terms) {
+      for (const p of [
+        ...policies.byIndex('term', term),
+        ...clusterPolicies.byIndex('term', term),
+      ] as AnyPolicy[]) {
+        const sel = p.spec?.appliedTo?.podSelector as LabelSelector | undefined;
+        if (selects(sel, pod.metadata?.labels) || (old !== undefined && selects(sel, old.metadata?.labels)))
+          sliceQueue.add(policyRef(p));
+      }
+    }
   });
   namespaces.onChange(() => allClusterPolicies());
   for (const inf of [slices, clusterSlices] as Informer<KubernetesObject>[]) {
@@ -421,7 +480,17 @@ export function createControllers(
     if (!policy || policy.metadata?.deletionTimestamp) return;
     const applied = policy.spec?.appliedTo ?? {};
     const nsLabels = new Map(namespaces.list().map((n) => [n.metadata!.name!, n.metadata?.labels]));
-    const candidates = cluster ? pods.list() : pods.byIndex('namespace', namespace);
+    // The narrowest label index the selector allows; a scan only for expression-only selectors.
+    const labelTerms = Object.entries((applied.podSelector as LabelSelector | undefined)?.matchLabels ?? {});
+    const candidates = labelTerms.length
+      ? labelTerms
+          .map(([k, v]) =>
+            cluster ? pods.byIndex('label', `${k}=${v}`) : pods.byIndex('nsLabel', `${namespace}/${k}=${v}`),
+          )
+          .reduce((a, b) => (b.length < a.length ? b : a))
+      : cluster
+        ? pods.list()
+        : pods.byIndex('namespace', namespace);
     const desired = desiredEndpoints(
       {
         cluster,

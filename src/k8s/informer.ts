@@ -21,6 +21,8 @@ export interface InformerOptions {
   indexers?: Record<string, (obj: KubernetesObject) => string[]>;
   /** cap for the error back-off (ms) */
   maxBackoffMs?: number;
+  /** keep only what consumers read (e.g. slim pods), to bound memory at scale */
+  transform?: (obj: KubernetesObject) => KubernetesObject;
 }
 
 export function objectKey(o: KubernetesObject): string {
@@ -140,7 +142,8 @@ export class Informer<T extends KubernetesObject> {
         500,
         cont,
       );
-      items.push(...page.items);
+      const t = this.#o.transform;
+      items.push(...(t ? page.items.map((i) => t(i) as T) : page.items));
       cont = page.metadata?._continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
@@ -176,7 +179,7 @@ export class Informer<T extends KubernetesObject> {
             if (rv) this.#resourceVersion = rv;
             if (phase === 'BOOKMARK') return;
             if (phase === 'DELETED') this.#delete(objectKey(obj));
-            else this.#upsert(obj);
+            else this.#upsert((this.#o.transform ? this.#o.transform(obj) : obj) as T);
           },
           (err: unknown) => {
             if (gone || (err as { statusCode?: number; code?: number })?.statusCode === 410)
