@@ -1,6 +1,7 @@
 // Real control planes for tests. `testCluster()` gives the one the test command shares
 // (EGW_TEST_KUBECONFIG), or starts a private one when a file is run on its own.
 // `privateControlPlane()` always starts a fresh one, for tests that restart or break it.
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,21 @@ function hookCleanup(): void {
     if (done) return;
     done = true;
     void Promise.all(privates.map((cp) => destroyControlPlane(cp.state.dir)));
+  });
+  // If the runner forces the exit (--test-force-exit), only synchronous work runs: signal the
+  // keepalive wrappers (they stop their components) and remove the state directories.
+  process.on('exit', () => {
+    if (done) return;
+    for (const cp of privates) {
+      for (const p of cp.state.processes) {
+        try {
+          process.kill(p.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(cp.state.dir, { recursive: true, force: true });
+    }
   });
 }
 

@@ -16,6 +16,7 @@ import {
   V1MicroTime,
 } from '@kubernetes/client-node';
 import { Pki } from '../../lab/src/controlplane/pki.ts';
+import type { ControlPlane } from '../../lab/src/index.ts';
 import { toolBinary } from '../../lab/src/paths.ts';
 import { GROUP, VERSION } from '../../src/api/schema/json-schema.ts';
 import { parseConfig } from '../../src/common/config.ts';
@@ -37,6 +38,7 @@ export interface FakeNode {
 }
 
 export interface ControllerEnv {
+  cp: ControlPlane;
   kc: KubeConfig;
   kubeconfigPath: string;
   core: CoreV1Api;
@@ -55,8 +57,9 @@ export async function startControllerEnv(opts: {
   confYaml?: string;
   webhook?: boolean;
   families?: { enableIPv4: boolean; enableIPv6: boolean };
+  apiserverArgs?: string[];
 }): Promise<ControllerEnv> {
-  const cp = await privateControlPlane();
+  const cp = await privateControlPlane(opts.apiserverArgs ? { apiserverArgs: opts.apiserverArgs } : {});
   const kc = cp.kubeConfig;
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -196,6 +199,7 @@ export async function startControllerEnv(opts: {
   let controllers: Controllers | undefined;
   let leading: AbortController | undefined;
   const env: ControllerEnv = {
+    cp,
     kc,
     kubeconfigPath: cp.kubeconfigPath,
     core,

@@ -2,15 +2,13 @@
 // after its watch drops and relists after a 410; leader election never has two leaders,
 // a standby takes over within one lease duration of a crash, at once after a release.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { createLogger } from '../../../src/common/log.ts';
 import { Informer } from '../../../src/k8s/informer.ts';
 import { LeaderElector } from '../../../src/k8s/leader-election.ts';
 import { privateControlPlane, testCluster, uniqueName } from '../../support/cluster.ts';
+import { compactEtcd } from '../../support/etcd.ts';
 import { eventually } from '../../support/lab.ts';
 
 const log = createLogger('k8s-test', 'error');
@@ -27,34 +25,6 @@ before(async () => {
 after(async () => {
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
-
-/** etcd's v3 JSON gateway, with the apiserver's client certificate: compact up to now. */
-async function compactEtcd(dir: string, port: number): Promise<void> {
-  const pki = join(dir, 'pki');
-  const [ca, cert, key] = await Promise.all(
-    ['ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key'].map((f) => readFile(join(pki, f))),
-  );
-  const call = (path: string, body: unknown) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, cert, key }, (res) => {
-        let text = '';
-        res.on('data', (c) => {
-          text += c;
-        });
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve(JSON.parse(text))
-            : reject(new Error(`${path}: ${res.statusCode} ${text}`)),
-        );
-      });
-      req.on('error', reject);
-      req.end(JSON.stringify(body));
-    });
-  const head = (await call('/v3/kv/range', { key: Buffer.from('/').toString('base64') })) as {
-    header: { revision: string };
-  };
-  await call('/v3/kv/compaction', { revision: head.header.revision, physical: true });
-}
 
 test('informer: changes arrive in order; a dropped watch resumes; a 410 after etcd compaction relists', async (t) => {
   // Private: compacting etcd under other tests' watches would disturb them. Without the
