@@ -29,10 +29,18 @@ import type { controllerMetrics } from '../common/metrics.ts';
 import { Informer } from '../k8s/informer.ts';
 import { runWorkers, WorkQueue } from '../k8s/workqueue.ts';
 import { EventRecorder } from './events.ts';
-import { type ClusterInfoSpec, planClusterInfoStatus } from './planners/cluster-info-status.ts';
+import {
+  type ClusterInfoSpecInput as ClusterInfoSpec,
+  planClusterInfoStatus,
+} from './planners/cluster-info.ts';
+import {
+  diffSlices,
+  type Endpoint,
+  POLICY_NAME_LABEL as POLICY_LABEL,
+  selectEndpoints,
+} from './planners/endpoint-slices.ts';
 import { type GatewayNode, type PolicyInput, planGateway, policyKey } from './planners/gateway.ts';
-import { type LabelSelector, selects } from './planners/label-selector.ts';
-import { desiredEndpoints, type Endpoint, POLICY_LABEL, planSlices } from './planners/slices.ts';
+import { type LabelSelector, matchesSelector as selects } from './planners/selector.ts';
 import { planTunnels } from './planners/tunnels.ts';
 import { writeStatus } from './status-writer.ts';
 
@@ -479,7 +487,6 @@ export function createControllers(
     // A deleted policy's slices go with it through their owner reference (garbage collector).
     if (!policy || policy.metadata?.deletionTimestamp) return;
     const applied = policy.spec?.appliedTo ?? {};
-    const nsLabels = new Map(namespaces.list().map((n) => [n.metadata!.name!, n.metadata?.labels]));
     // The narrowest label index the selector allows; a scan only for expression-only selectors.
     const labelTerms = Object.entries((applied.podSelector as LabelSelector | undefined)?.matchLabels ?? {});
     const candidates = labelTerms.length
@@ -491,10 +498,11 @@ export function createControllers(
       : cluster
         ? pods.list()
         : pods.byIndex('namespace', namespace);
-    const desired = desiredEndpoints(
+    const desired = selectEndpoints(
       {
-        cluster,
+        kind: cluster ? 'EgressClusterPolicy' : 'EgressPolicy',
         name,
+        uid: policy.metadata?.uid ?? '',
         ...(cluster ? {} : { namespace }),
         ...(applied.podSelector ? { podSelector: applied.podSelector as LabelSelector } : {}),
         ...((applied as { namespaceSelector?: LabelSelector }).namespaceSelector
@@ -513,9 +521,14 @@ export function createControllers(
           ['Succeeded', 'Failed'].includes(p.status?.phase ?? ''),
         hostNetwork: p.spec?.hostNetwork === true,
       })),
-      nsLabels,
+      cluster
+        ? namespaces.list().map((n) => ({
+            name: n.metadata!.name!,
+            ...(n.metadata?.labels ? { labels: n.metadata.labels } : {}),
+          }))
+        : [],
     );
-    const plan = planSlices(
+    const plan = diffSlices(
       desired,
       existing.map((x) => ({ name: x.metadata!.name!, endpoints: x.endpoints ?? [] })),
       f.maxNumberEndpointPerSlice,
