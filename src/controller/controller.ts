@@ -113,6 +113,16 @@ export function slimPod(p: V1Pod): V1Pod {
   };
 }
 
+/** Runs `fn` over `items`, at most `width` at a time; rejects with the first failure. */
+async function inParallel<T>(items: readonly T[], width: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
 export function nodeReady(n: V1Node | undefined): boolean {
   return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
@@ -313,7 +323,9 @@ export function createControllers(
         `no free IPv${x.family} address left in the tunnel subnet`,
       );
     }
-    for (const [name, id] of plan.identities) {
+    // Independent per node: write them concurrently (bounded) so 1000 nodes do not queue up
+    // behind one another; a failure still fails the pass and it is retried.
+    await inParallel([...plan.identities], 16, async ([name, id]) => {
       let t = tunnels.get(name);
       if (!t) {
         t = (await api.createClusterCustomObject({
@@ -337,7 +349,7 @@ export function createControllers(
         phase: tunnelPhase(nodes.get(name), t, allocated),
       };
       await writeStatus(api, { plural: 'egresstunnels', name }, t, status);
-    }
+    });
   }
 
   // ---- EgressGateway: node list, EIP allocation and placement, policy status, finalizer.
@@ -426,7 +438,7 @@ export function createControllers(
       ipUsage: plan.ipUsage,
       eipCandidates: plan.eipCandidates,
     });
-    for (const p of refs) {
+    await inParallel(refs, 8, async (p) => {
       const key = policyKey({ namespace: p.metadata?.namespace ?? '', name: p.metadata!.name! });
       // No EIP (pool exhausted) or no usable gateway node: an empty status, as upstream
       // shows it, so nobody mistakes an unplaced EIP for a working one.
@@ -466,7 +478,7 @@ export function createControllers(
             : `${eip} on ${wantNode}`,
         );
       }
-    }
+    });
     for (const fail of plan.failures) log.warn({ gateway: name, ...fail }, 'EIP allocation failed');
   }
 
@@ -683,8 +695,8 @@ export function createControllers(
           timed('egresstunnel', () => reconcileTunnels()),
           onError('tunnel'),
         ),
-        runWorkers(gatewayQueue, 2, timed('egressgateway', reconcileGateway), onError('gateway')),
-        runWorkers(sliceQueue, 4, timed('egressendpointslice', reconcileSlices), onError('endpoint slice')),
+        runWorkers(gatewayQueue, 4, timed('egressgateway', reconcileGateway), onError('gateway')),
+        runWorkers(sliceQueue, 16, timed('egressendpointslice', reconcileSlices), onError('endpoint slice')),
         runWorkers(
           infoQueue,
           1,
