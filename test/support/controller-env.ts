@@ -2,11 +2,9 @@
 // process, registered as the chart does), the controller's reconcilers in process, and fake
 // Nodes kept Ready by Lease heartbeats. Tests play the agents' part by reporting a tunnel
 // parent. Everything started here is stopped by `close()`.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  AdmissionregistrationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -15,7 +13,6 @@ import {
   setHeaderOptions,
   V1MicroTime,
 } from '@kubernetes/client-node';
-import { Pki } from '../../lab/src/controlplane/pki.ts';
 import type { ControlPlane } from '../../lab/src/index.ts';
 import { toolBinary } from '../../lab/src/paths.ts';
 import { GROUP, VERSION } from '../../src/api/schema/json-schema.ts';
@@ -23,9 +20,8 @@ import { parseConfig } from '../../src/common/config.ts';
 import { run } from '../../src/common/exec.ts';
 import { createLogger } from '../../src/common/log.ts';
 import { type Controllers, createControllers } from '../../src/controller/controller.ts';
-import { apiserverContext } from '../../src/controller/webhook/apiserver-context.ts';
-import { startWebhookServer, type WebhookServer } from '../../src/controller/webhook/server.ts';
 import { privateControlPlane } from './cluster.ts';
+import { startTestWebhook } from './webhook.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -71,73 +67,16 @@ export async function startControllerEnv(opts: {
     { LOG_LEVEL: 'warn' },
     opts.confYaml ?? 'enableIPv4: true\ntunnelIpv4Subnet: 192.200.0.1/16\n',
   );
-  let webhook: WebhookServer | undefined;
-  if (opts.webhook) {
-    const pki = new Pki(join(cp.state.dir, 'webhook-pki'));
-    await pki.ensureCa();
-    const cert = await pki.issue({
-      file: 'webhook',
-      commonName: 'webhook',
-      ips: ['127.0.0.1'],
-      usage: 'server',
-    });
-    webhook = await startWebhookServer({
-      certFile: cert.cert,
-      keyFile: cert.key,
-      port: 0,
-      host: '127.0.0.1',
-      context: apiserverContext(
+  const webhook = opts.webhook
+    ? await startTestWebhook(
         kc,
-        opts.families ?? { enableIPv4: config.feature.enableIPv4, enableIPv6: config.feature.enableIPv6 },
-      ),
-    });
-    const caBundle = (await readFile(pki.ca.cert)).toString('base64');
-    const client = (path: string) => ({ url: `https://127.0.0.1:${webhook!.port}${path}`, caBundle });
-    const resources = ['egressgateways', 'egresspolicies', 'egressclusterpolicies'];
-    const common = { admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Fail' };
-    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-    await admission.createValidatingWebhookConfiguration({
-      body: {
-        metadata: { name: 'egressgateway-controller' },
-        webhooks: [
-          {
-            name: 'egressgateway.egressgateway.spidernet.io',
-            ...common,
-            clientConfig: client('/validate'),
-            rules: [
-              {
-                apiGroups: [GROUP],
-                apiVersions: [VERSION],
-                operations: ['CREATE', 'UPDATE', 'DELETE'],
-                resources,
-              },
-              {
-                apiGroups: [GROUP],
-                apiVersions: [VERSION],
-                operations: ['UPDATE', 'DELETE'],
-                resources: ['egressclusterinfos'],
-              },
-            ],
-          },
-        ],
-      },
-    });
-    await admission.createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: 'egressgateway-controller' },
-        webhooks: [
-          {
-            name: 'egressgateway.egressgateway.spidernet.io',
-            ...common,
-            clientConfig: client('/mutate'),
-            rules: [
-              { apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources },
-            ],
-          },
-        ],
-      },
-    });
-  }
+        join(cp.state.dir, 'webhook-pki'),
+        opts.families ?? {
+          enableIPv4: config.feature.enableIPv4,
+          enableIPv6: config.feature.enableIPv6,
+        },
+      )
+    : undefined;
 
   const setReady = async (n: FakeNode, ready: boolean) => {
     const now = new Date();

@@ -71,7 +71,8 @@ export function startProcess(spec: StartSpec): ManagedProcess {
   }
 }
 
-function cmdline(pid: number): string[] | undefined {
+/** argv of a live process (not a zombie), or undefined. */
+export function cmdline(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { assertSafeName } from '../../../src/common/exec.ts';
+import { cmdline } from '../controlplane/processes.ts';
 import type { ContainerSpec } from './container-init.ts';
 
 const INIT = fileURLToPath(new URL('./container-init.ts', import.meta.url));
@@ -38,17 +39,6 @@ function files(podDir: string, container: string) {
 
 export function logFile(podDir: string, container: string): string {
   return files(podDir, container).log;
-}
-
-function cmdline(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return undefined;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return undefined;
-  }
 }
 
 function isOurs(pid: number, specFile: string): boolean {

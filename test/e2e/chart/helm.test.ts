@@ -5,33 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eventually, withLab } from '../../support/lab.ts';
-
-const SEED_GATEWAY = `apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressGateway
-metadata:
-  name: default
-spec:
-  ippools:
-    ipv4:
-      - "172.22.0.100-172.22.0.110"
-  nodeSelector:
-    selector:
-      matchLabels:
-        egressgateway: "true"
-`;
-
-const SEED_POLICY = `apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressPolicy
-metadata:
-  name: test
-  namespace: default
-spec:
-  egressGatewayName: default
-  appliedTo:
-    podSelector:
-      matchLabels:
-        app: "visitor"
-`;
+import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cleans up', {
   timeout: 10 * 60_000,

@@ -3,25 +3,15 @@
 // YAMLs are admitted and defaulted, and kubectl prints the upstream columns. A private
 // control plane: a webhook registration is cluster-wide and must not touch other tests.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-} from '@kubernetes/client-node';
-import { Pki } from '../../../lab/src/controlplane/pki.ts';
+import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { toolBinary } from '../../../lab/src/paths.ts';
 import { GROUP, VERSION } from '../../../src/api/schema/json-schema.ts';
 import { kindByName } from '../../../src/api/schema/kinds.ts';
 import { run } from '../../../src/common/exec.ts';
-import { apiserverContext } from '../../../src/controller/webhook/apiserver-context.ts';
-import { startWebhookServer, type WebhookServer } from '../../../src/controller/webhook/server.ts';
+import type { WebhookServer } from '../../../src/controller/webhook/server.ts';
 import {
   BAD_CASES,
   type Case,
@@ -34,6 +24,8 @@ import {
   validObjects,
 } from '../../support/admission-cases.ts';
 import { privateControlPlane } from '../../support/cluster.ts';
+import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
+import { startTestWebhook } from '../../support/webhook.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 let kc: KubeConfig;
@@ -128,70 +120,9 @@ before(async () => {
   await kubectl(['apply', '-f', join(ROOT, 'charts/egressgateway/crds')]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
 
-  const pki = new Pki(join(await mkdtemp(join(tmpdir(), 'egw-webhook-')), 'pki'));
-  await pki.ensureCa();
-  const cert = await pki.issue({
-    file: 'webhook',
-    commonName: 'egressgateway-webhook',
-    ips: ['127.0.0.1'],
-    usage: 'server',
-  });
-  webhook = await startWebhookServer({
-    certFile: cert.cert,
-    keyFile: cert.key,
-    port: 0,
-    host: '127.0.0.1',
-    context: apiserverContext(kc, { enableIPv4: true, enableIPv6: true }),
-  });
-  const { readFile } = await import('node:fs/promises');
-  const caBundle = (await readFile(pki.ca.cert)).toString('base64');
-  const url = (path: string) => ({ url: `https://127.0.0.1:${webhook.port}${path}`, caBundle });
-  const resources = ['egressgateways', 'egresspolicies', 'egressclusterpolicies'];
-  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  await admission.createValidatingWebhookConfiguration({
-    body: {
-      metadata: { name: 'egressgateway-validate' },
-      webhooks: [
-        {
-          name: 'egressgateway.egressgateway.spidernet.io',
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: 'Fail',
-          clientConfig: url('/validate'),
-          rules: [
-            {
-              apiGroups: [GROUP],
-              apiVersions: [VERSION],
-              operations: ['CREATE', 'UPDATE', 'DELETE'],
-              resources,
-            },
-            {
-              apiGroups: [GROUP],
-              apiVersions: [VERSION],
-              operations: ['CREATE', 'UPDATE', 'DELETE'],
-              resources: ['egressclusterinfos'],
-            },
-          ],
-        },
-      ],
-    },
-  });
-  await admission.createMutatingWebhookConfiguration({
-    body: {
-      metadata: { name: 'egressgateway-mutate' },
-      webhooks: [
-        {
-          name: 'egressgateway.egressgateway.spidernet.io',
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: 'Fail',
-          clientConfig: url('/mutate'),
-          rules: [
-            { apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources },
-          ],
-        },
-      ],
-    },
+  webhook = await startTestWebhook(kc, join(cp.state.dir, 'webhook-pki'), {
+    enableIPv4: true,
+    enableIPv6: true,
   });
 
   const core = kc.makeApiClient(CoreV1Api);
@@ -285,37 +216,8 @@ test('a policy without a gateway gets the namespace default, then the cluster de
 });
 
 test("the seed's YAMLs apply unchanged and kubectl prints the upstream columns", async () => {
-  await kubectl(
-    ['apply', '-f', '-'],
-    `apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressGateway
-metadata:
-  name: default
-spec:
-  ippools:
-    ipv4:
-      - "172.22.0.100-172.22.0.110"
-  nodeSelector:
-    selector:
-      matchLabels:
-        egressgateway: "true"
-`,
-  );
-  await kubectl(
-    ['apply', '-f', '-'],
-    `apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressPolicy
-metadata:
-  name: test
-  namespace: default
-spec:
-  egressGatewayName: default
-  appliedTo:
-    podSelector:
-      matchLabels:
-        app: "visitor"
-`,
-  );
+  await kubectl(['apply', '-f', '-'], SEED_GATEWAY);
+  await kubectl(['apply', '-f', '-'], SEED_POLICY);
   const gwYaml = await kubectl(['get', 'EgressGateway', 'default', '-o', 'yaml']);
   assert.match(gwYaml, /ipv4DefaultEIP: 172\.22\.0\.110/);
   const polYaml = await kubectl(['get', 'EgressPolicy', 'test', '-n', 'default', '-o', 'yaml']);

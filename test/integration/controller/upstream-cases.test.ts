@@ -294,7 +294,16 @@ test('G00018, G00019, P00015, P00016: empty-pool gateway; useNodeIP false refuse
     },
     3000,
   );
-  assert.deepEqual((await egpObj('nodeip')).status, { eip: { ipv4: n1.ip, ipv6: n1.ipv6 }, node: 'node1' });
+  // The policy's status is written right after the gateway's: allow it to land.
+  const st = await eventually(
+    'policy status',
+    async () => {
+      const s = (await egpObj('nodeip')).status;
+      return s?.node ? s : undefined;
+    },
+    3000,
+  );
+  assert.deepEqual(st, { eip: { ipv4: n1.ip, ipv6: n1.ipv6 }, node: 'node1' });
   assert.ok(Date.now() - t0 < 3000);
   await patchGw('g-empty', { nodeSelector: selector({ which: 'two' }) });
   await eventually(
