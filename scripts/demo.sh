@@ -61,8 +61,9 @@ cat <<MSG
 What you see:
   - the chart installed with helm --wait: controller (webhook) and one agent per node;
   - the webhook defaulted the gateway's ipv4DefaultEIP (172.22.0.110, as in the seed);
-  - the controller allocated that EIP to policy "test" (kubectl get egp) and manages one
-    EgressTunnel per node (kubectl get egt: Init until an agent reports its tunnel);
+  - the controller manages one EgressTunnel per node (kubectl get egt) and lists the gateway's
+    nodes in its status; they stay Init because no agent reports a tunnel yet, so the EIP is
+    not placed and policy "test" shows no node (as upstream shows an unplaced EIP);
   - the visitor still leaves with its node's address: the agent datapath (VXLAN to the
     gateway node, SNAT to the EIP, ARP for it) is the next milestone, not built yet.
 Explore: lab/bin/lab kubectl …, lab/bin/lab exec $pod -- …, lab/bin/lab node off egressgateway-worker

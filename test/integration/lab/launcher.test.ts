@@ -26,12 +26,19 @@ describe('control-plane launcher', () => {
     await cp.restart('etcd');
     const ns = await core.readNamespace({ name: 'kept' });
     assert.equal(ns.metadata?.name, 'kept');
-    assert.deepEqual(await cp.status(), {
+    // Clients of the apiserver (controller-manager, scheduler) may exit while it is down; their
+    // keepalive wrappers bring them back, as a kubelet would.
+    const all = {
       etcd: 'running',
       'kube-apiserver': 'running',
       'kube-controller-manager': 'running',
       'kube-scheduler': 'running',
-    });
+    };
+    const deadline = Date.now() + 20_000;
+    while (JSON.stringify(await cp.status()) !== JSON.stringify(all) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.deepEqual(await cp.status(), all);
 
     // Starting again on a running control plane is a no-op: same processes.
     const before = cp.state.processes.map((p) => p.pid).sort();
