@@ -35,7 +35,6 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     log.error({ code: e.code, addr: e.address, port: e.port }, `cannot listen: ${e.message}${hint}`);
     return 1;
   }
-  log.info({ protocol: opts.protocol, addr: srv.addr, ports: srv.ports }, 'nettools-server listening');
   const stop = (signal: string) => {
     log.info({ signal }, 'nettools-server stopping');
     srv.close().then(() => {
@@ -43,8 +42,11 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
       process.exit(0);
     });
   };
+  // Handlers first: whoever waits for "listening" may signal at once, and until a handler
+  // exists SIGTERM kills the process outright.
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  log.info({ protocol: opts.protocol, addr: srv.addr, ports: srv.ports }, 'nettools-server listening');
   return undefined;
 }
 
