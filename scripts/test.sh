@@ -33,6 +33,4 @@ patterns=("$@")
 [ ${#patterns[@]} -gt 0 ] || patterns=('test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/e2e/**/*.test.ts')
 # One process per file, two at a time; e2e files that share the lab's fixed names serialise
 # through test/support/lock.ts.
-# --test-force-exit: a file whose tests are done cannot hold the run hostage with a stray
-# handle; its control planes are still stopped (test/support/cluster.ts exit hook).
-NODE24 --test --test-reporter=spec --test-force-exit --test-concurrency="${EGW_TEST_CONCURRENCY:-2}" "${patterns[@]}"
+NODE24 --test --test-reporter=spec --test-concurrency="${EGW_TEST_CONCURRENCY:-2}" "${patterns[@]}"

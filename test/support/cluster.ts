@@ -67,6 +67,16 @@ export function testCluster(): Promise<TestCluster> {
   return shared;
 }
 
+/**
+ * For files that run informers or controllers: once their tests are done, a stray handle (a
+ * watch reconnecting, a lease loop) must not keep the file alive. Exits 10 s later unless the
+ * process ends first; the exit hook above still stops the file's control planes. Not
+ * --test-force-exit: that exits before the results are flushed and silently drops tests.
+ */
+export function exitSoonAfterTests(): void {
+  setTimeout(() => process.exit(process.exitCode ?? 0), 10_000).unref();
+}
+
 /** A name no other test run uses, valid as a Kubernetes object name. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

@@ -20,7 +20,7 @@ import { parseConfig } from '../../src/common/config.ts';
 import { run } from '../../src/common/exec.ts';
 import { createLogger } from '../../src/common/log.ts';
 import { type Controllers, createControllers } from '../../src/controller/controller.ts';
-import { privateControlPlane } from './cluster.ts';
+import { exitSoonAfterTests, privateControlPlane } from './cluster.ts';
 import { startTestWebhook } from './webhook.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -184,6 +184,7 @@ export async function startControllerEnv(opts: {
       env.stopControllers();
       clearInterval(heartbeat);
       await webhook?.close();
+      exitSoonAfterTests();
     },
   };
   return env;

@@ -7,7 +7,7 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client
 import { createLogger } from '../../../src/common/log.ts';
 import { Informer } from '../../../src/k8s/informer.ts';
 import { LeaderElector } from '../../../src/k8s/leader-election.ts';
-import { privateControlPlane, testCluster, uniqueName } from '../../support/cluster.ts';
+import { exitSoonAfterTests, privateControlPlane, testCluster, uniqueName } from '../../support/cluster.ts';
 import { compactEtcd } from '../../support/etcd.ts';
 import { eventually } from '../../support/lab.ts';
 
@@ -24,6 +24,7 @@ before(async () => {
 
 after(async () => {
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  exitSoonAfterTests();
 });
 
 test('informer: changes arrive in order; a dropped watch resumes; a 410 after etcd compaction relists', async (t) => {
