@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, wr
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
 import {
   type ControlPlane,
   destroyControlPlane,
@@ -214,9 +215,7 @@ export async function up(options: Partial<TopologyOptions> = {}, dir = labDir())
 }
 
 export function adminKubeConfig(dir = labDir()): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromFile(join(controlPlaneDir(dir), 'admin.kubeconfig'));
-  return kc;
+  return loadKubeConfig(join(controlPlaneDir(dir), 'admin.kubeconfig'));
 }
 
 export async function nodeReady(core: CoreV1Api, name: string): Promise<boolean> {
@@ -229,8 +228,7 @@ export async function nodeReady(core: CoreV1Api, name: string): Promise<boolean>
 }
 
 async function waitNodesReady(kubeconfig: string, nodes: NodePlan[], timeoutMs = 90_000): Promise<void> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
+  const kc = loadKubeConfig(kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
   const deadline = Date.now() + timeoutMs;
   let pending = nodes.map((n) => n.name);

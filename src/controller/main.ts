@@ -2,12 +2,13 @@
 //   controller                      run: webhook, health, metrics (reconcilers: see docs/status)
 //   controller clean --validate V --mutating M   the chart's pre-delete cleanup
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { startHealthServer } from '../common/health.ts';
 import { createLogger } from '../common/log.ts';
 import { controllerMetrics, newRegistry, startMetricsServer } from '../common/metrics.ts';
+import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { LeaderElector } from '../k8s/leader-election.ts';
 import { clean } from './clean.ts';
 import { createControllers } from './controller.ts';
@@ -15,9 +16,7 @@ import { apiserverContext } from './webhook/apiserver-context.ts';
 import { startWebhookServer } from './webhook/server.ts';
 
 function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  return kc;
+  return loadKubeConfig();
 }
 
 async function runController(): Promise<void> {

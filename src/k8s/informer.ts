@@ -3,8 +3,9 @@
 // a 410 Gone (as HTTP status or as an ERROR event) relists, and errors back off with jitter.
 // Handlers see (old, new) and run in event order; a relist synthesizes the adds, updates and
 // deletes that happened while the watch was down, so consumers stay level-correct.
-import { type KubeConfig, type KubernetesObject, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
+import { type KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.ts';
+import { ApiStatusError, getJson } from './raw-get.ts';
 
 export type Handler<T> = (event: 'add' | 'update' | 'delete', obj: T, old: T | undefined) => void;
 
@@ -125,26 +126,32 @@ export class Informer<T extends KubernetesObject> {
   }
 
   async #list(): Promise<void> {
-    const api = KubernetesObjectApi.makeApiClient(this.#kc);
     const items: T[] = [];
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await api.list<T>(
-        this.#o.apiVersion,
-        this.#o.kind,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        this.#o.fieldSelector,
-        this.#o.labelSelector,
-        500,
-        cont,
-      );
-      const t = this.#o.transform;
-      items.push(...(t ? page.items.map((i) => t(i) as T) : page.items));
-      cont = page.metadata?._continue || undefined;
+      const page = await getJson<{ items?: T[]; metadata?: { continue?: string; resourceVersion?: string } }>(
+        this.#kc,
+        this.#o.path,
+        {
+          limit: 500,
+          continue: cont,
+          labelSelector: this.#o.labelSelector,
+          fieldSelector: this.#o.fieldSelector,
+        },
+      ).catch((err: unknown) => {
+        // A continue token can expire (410) like a resourceVersion: start over with a fresh list.
+        if (err instanceof ApiStatusError && err.statusCode === 410) throw new GoneError();
+        throw err;
+      });
+      // List items carry no apiVersion/kind; watch events do. Make the cache uniform, since
+      // whole objects from it are sent back in writes.
+      for (const i of page.items ?? []) {
+        i.apiVersion = this.#o.apiVersion;
+        i.kind = this.#o.kind;
+        items.push(this.#shape(i));
+      }
+      cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
     this.stats.lists++;
@@ -179,7 +186,7 @@ export class Informer<T extends KubernetesObject> {
             if (rv) this.#resourceVersion = rv;
             if (phase === 'BOOKMARK') return;
             if (phase === 'DELETED') this.#delete(objectKey(obj));
-            else this.#upsert((this.#o.transform ? this.#o.transform(obj) : obj) as T);
+            else this.#upsert(this.#shape(obj));
           },
           (err: unknown) => {
             if (gone || (err as { statusCode?: number; code?: number })?.statusCode === 410)
@@ -194,6 +201,15 @@ export class Informer<T extends KubernetesObject> {
         })
         .catch(reject);
     });
+  }
+
+  /**
+   * What the cache keeps of an object: never managedFields (nobody reads them; on a big
+   * cluster they are a large share of every object), and the caller's transform.
+   */
+  #shape(obj: T): T {
+    if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+    return this.#o.transform ? (this.#o.transform(obj) as T) : obj;
   }
 
   #emit(event: 'add' | 'update' | 'delete', obj: T, old: T | undefined): void {

@@ -5,8 +5,9 @@ import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, destroyControlPlane, startControlPlane } from '../../lab/src/index.ts';
+import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
 
 export interface TestCluster {
   kubeconfigPath: string;
@@ -51,8 +52,7 @@ export async function privateControlPlane(
   const dir = await mkdtemp(join(tmpdir(), 'egw-cp-'));
   const cp = await startControlPlane({ dir, ...opts });
   privates.push(cp);
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(cp.kubeconfigPath);
+  const kubeConfig = loadKubeConfig(cp.kubeconfigPath);
   return Object.assign(cp, { kubeConfig });
 }
 
@@ -60,8 +60,7 @@ export function testCluster(): Promise<TestCluster> {
   shared ??= (async () => {
     const fromEnv = process.env['EGW_TEST_KUBECONFIG'];
     const kubeconfigPath = fromEnv ?? (await privateControlPlane()).kubeconfigPath;
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfigPath);
+    const kubeConfig = loadKubeConfig(kubeconfigPath);
     return { kubeconfigPath, kubeConfig };
   })();
   return shared;

@@ -2,8 +2,8 @@
 // usage: main.ts --lab-dir DIR --node NAME
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../../src/common/log.ts';
+import { loadKubeConfig } from '../../../src/k8s/kubeconfig.ts';
 import { readLabState } from '../lab-state.ts';
 import { LabKubelet } from './kubelet.ts';
 
@@ -19,8 +19,7 @@ const nodeName = flag('--node');
 const state = readLabState(labDir);
 if (!state) throw new Error(`no lab state in ${labDir}; start the lab with "lab up"`);
 const stateDir = join(labDir, 'nodes', nodeName);
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(join(stateDir, 'kubelet.kubeconfig'));
+const kubeConfig = loadKubeConfig(join(stateDir, 'kubelet.kubeconfig'));
 const log = createLogger('lab-kubelet').child({ node: nodeName });
 const abort = new AbortController();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => abort.abort());
