@@ -57,7 +57,7 @@ export type EgressGatewayStatus = {
   eipCandidates?: {
     ipv4?: string;
     ipv6?: string;
-    /** usable gateway nodes in takeover order; the first carries the EIP */
+    /** usable gateway nodes in takeover order (at most 4); the first carries the EIP */
     nodes?: string[];
   }[];
 };

@@ -2,6 +2,8 @@
 // replica (a standby has a warm cache); queues and writes only run while leading.
 // Each reconciler is level-triggered: it reads the cache, asks a pure planner for the
 // desired state and writes the difference; events only say which key to look at.
+
+import { isDeepStrictEqual } from 'node:util';
 import {
   ApiException,
   CoreV1Api,
@@ -123,6 +125,34 @@ async function inParallel<T>(items: readonly T[], width: number, fn: (x: T) => P
   );
 }
 
+/** The fields of a Node the controller reads (kubelets add image lists, capacity, ...). */
+export function slimNode(n: V1Node): V1Node {
+  const m = n.metadata ?? {};
+  return {
+    metadata: {
+      name: m.name!,
+      uid: m.uid!,
+      resourceVersion: m.resourceVersion!,
+      ...(m.labels ? { labels: m.labels } : {}),
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+    spec: {
+      ...(n.spec?.podCIDR ? { podCIDR: n.spec.podCIDR } : {}),
+      ...(n.spec?.podCIDRs ? { podCIDRs: n.spec.podCIDRs } : {}),
+    },
+    status: {
+      conditions: (n.status?.conditions ?? []).filter((c) => c.type === 'Ready'),
+      ...(n.status?.addresses ? { addresses: n.status.addresses } : {}),
+    },
+  };
+}
+
+/** The allocated part of a tunnel's status: what only the allocating pass may change. */
+function tunnelIdentity(t: EgressTunnel | undefined) {
+  const x = t?.status?.tunnel;
+  return [x?.ipv4, x?.ipv6, x?.mac, t?.status?.mark];
+}
+
 export function nodeReady(n: V1Node | undefined): boolean {
   return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
@@ -155,7 +185,13 @@ export function createControllers(
   metrics?: ReturnType<typeof controllerMetrics>,
 ): Controllers {
   const f = config.feature;
-  const nodes = new Informer<V1Node>(kc, { apiVersion: 'v1', kind: 'Node', path: '/api/v1/nodes', log });
+  const nodes = new Informer<V1Node>(kc, {
+    apiVersion: 'v1',
+    kind: 'Node',
+    path: '/api/v1/nodes',
+    log,
+    transform: (o) => slimNode(o as V1Node),
+  });
   const gateways = crd<EgressGateway & KubernetesObject>(kc, 'egressgateways', 'EgressGateway', log);
   const policies = crd<EgressPolicy & KubernetesObject>(kc, 'egresspolicies', 'EgressPolicy', log);
   const clusterPolicies = crd<EgressClusterPolicy & KubernetesObject>(
@@ -236,10 +272,29 @@ export function createControllers(
     for (const g of gateways.list()) gatewayQueue.add(g.metadata!.name!);
   };
 
-  nodes.onChange(() => {
-    tunnelQueue.add('*');
-    allGateways();
-    infoQueue.add('default');
+  // The gateways whose node selector picks this node now or picked it before the change.
+  const gatewaysOf = (...labelSets: (Record<string, string> | undefined)[]) => {
+    for (const g of gateways.list()) {
+      const sel = g.spec?.nodeSelector?.selector as LabelSelector | undefined;
+      if (labelSets.some((l) => l !== undefined && selects(sel, l))) gatewayQueue.add(g.metadata!.name!);
+    }
+  };
+  // Kubelets rewrite their Node often (heartbeat times, images, capacity): react only to what
+  // tunnels, gateways and cluster info read, or 1,000 nodes keep every queue busy.
+  nodes.onChange((e, n, old) => {
+    const name = n.metadata!.name!;
+    if (e !== 'update') {
+      tunnelQueue.add('*');
+      gatewaysOf(n.metadata?.labels ?? {});
+      infoQueue.add('default');
+      return;
+    }
+    const ready = nodeReady(n) !== nodeReady(old);
+    const ips = !isDeepStrictEqual(internalIps(n), internalIps(old));
+    if (ready) tunnelQueue.add(`node/${name}`);
+    if (ready || ips || !isDeepStrictEqual(n.metadata?.labels, old?.metadata?.labels))
+      gatewaysOf(n.metadata?.labels ?? {}, old?.metadata?.labels ?? {});
+    if (ips || !isDeepStrictEqual(n.spec?.podCIDRs, old?.spec?.podCIDRs)) infoQueue.add('default');
   });
   infos.onChange(() => infoQueue.add('default'));
   // Only the policies that select the pod before or after the change need another look.
@@ -268,9 +323,15 @@ export function createControllers(
         sliceQueue.add(sl.metadata?.namespace ? `egp/${sl.metadata.namespace}/${owner}` : `egcp//${owner}`);
     });
   }
-  tunnels.onChange(() => {
-    tunnelQueue.add('*');
-    allGateways();
+  // Identity changes (and creations, deletions) need the allocating pass over all tunnels;
+  // anything else (an agent reporting its parent or a heartbeat) only this tunnel's phase.
+  // Gateways only read the phase.
+  tunnels.onChange((e, t, old) => {
+    const name = t.metadata!.name!;
+    if (e !== 'update' || !isDeepStrictEqual(tunnelIdentity(t), tunnelIdentity(old))) tunnelQueue.add('*');
+    else tunnelQueue.add(`node/${name}`);
+    if (e !== 'update' || t.status?.phase !== old?.status?.phase)
+      gatewaysOf(nodes.get(name)?.metadata?.labels ?? {});
   });
   gateways.onChange((_e, g) => gatewayQueue.add(g.metadata!.name!));
   for (const inf of [policies, clusterPolicies] as Informer<AnyPolicy>[]) {
@@ -286,6 +347,11 @@ export function createControllers(
     ...(f.enableIPv4 ? { ipv4Subnet: f.tunnelIpv4Subnet } : {}),
     ...(f.enableIPv6 ? { ipv6Subnet: f.tunnelIpv6Subnet } : {}),
   };
+  const tunnelAllocated = (t: EgressTunnel | undefined): boolean =>
+    (!tunnelCfg.ipv4Subnet || !!t?.status?.tunnel?.ipv4) &&
+    (!tunnelCfg.ipv6Subnet || !!t?.status?.tunnel?.ipv6) &&
+    !!t?.status?.tunnel?.mac &&
+    !!t?.status?.mark;
   const tunnelPhase = (node: V1Node | undefined, t: EgressTunnel | undefined, allocated: boolean): string => {
     if (!allocated) return 'Pending';
     if (!nodeReady(node)) return 'NodeNotReady';
@@ -298,7 +364,20 @@ export function createControllers(
     }
     return 'Ready';
   };
-  async function reconcileTunnels(): Promise<void> {
+  /** One tunnel's phase (agent report, node readiness, heartbeat); allocation is the full pass's. */
+  async function reconcileTunnel(name: string): Promise<void> {
+    const t = tunnels.get(name);
+    const node = nodes.get(name);
+    if (!t || !node || !tunnelAllocated(t)) {
+      tunnelQueue.add('*');
+      return;
+    }
+    const phase = tunnelPhase(node, t, true);
+    if (phase !== t.status?.phase)
+      await writeStatus(api, { plural: 'egresstunnels', name }, t, { ...t.status, phase });
+  }
+  async function reconcileTunnels(key: string): Promise<void> {
+    if (key.startsWith('node/')) return reconcileTunnel(key.slice('node/'.length));
     const nodeNames = nodes.list().map((n) => n.metadata!.name!);
     const existing = tunnels.list().map((t) => ({
       node: t.metadata!.name!,
@@ -316,7 +395,7 @@ export function createControllers(
         });
     }
     for (const x of plan.exhausted) {
-      await events.record(
+      events.record(
         { apiVersion: 'v1', kind: 'Node', name: x.node },
         'Warning',
         'TunnelAllocationFailed',
@@ -377,7 +456,7 @@ export function createControllers(
           body,
         });
       } else if (refs.length) {
-        await events.record(
+        events.record(
           { apiVersion: `${GROUP}/${VERSION}`, kind: 'EgressGateway', name, uid: gw.metadata.uid ?? '' },
           'Warning',
           'DeletionBlocked',
@@ -461,7 +540,7 @@ export function createControllers(
         const eip = planned
           ? [planned.eip.ipv4, planned.eip.ipv6].filter(Boolean).join(', ') || 'the node IP'
           : 'no EIP';
-        await events.record(
+        events.record(
           {
             apiVersion: `${GROUP}/${VERSION}`,
             kind: cluster ? 'EgressClusterPolicy' : 'EgressPolicy',
@@ -678,23 +757,21 @@ export function createControllers(
           metrics?.reconcileSeconds.observe({ controller }, Number(process.hrtime.bigint() - t0) / 1e9);
         }
       };
-      // Heartbeat timeouts are time-driven, not event-driven: look again periodically.
-      const tick = setInterval(
-        () => tunnelQueue.add('*'),
-        Math.max(1, f.gatewayFailover.tunnelMonitorPeriod) * 1000,
-      );
+      // Heartbeat timeouts are time-driven, not event-driven: look periodically for tunnels
+      // whose phase the clock has changed, and only those get a reconcile.
+      const tick = setInterval(() => {
+        for (const t of tunnels.list()) {
+          const name = t.metadata!.name!;
+          if (tunnelPhase(nodes.get(name), t, tunnelAllocated(t)) !== t.status?.phase)
+            tunnelQueue.add(`node/${name}`);
+        }
+      }, Math.max(1, f.gatewayFailover.tunnelMonitorPeriod) * 1000);
       stops.push(() => clearInterval(tick));
       signal.addEventListener('abort', () => {
-        tunnelQueue.shutdown();
-        gatewayQueue.shutdown();
+        for (const q of [tunnelQueue, gatewayQueue, sliceQueue, infoQueue]) q.shutdown();
       });
       await Promise.all([
-        runWorkers(
-          tunnelQueue,
-          1,
-          timed('egresstunnel', () => reconcileTunnels()),
-          onError('tunnel'),
-        ),
+        runWorkers(tunnelQueue, 4, timed('egresstunnel', reconcileTunnels), onError('tunnel')),
         runWorkers(gatewayQueue, 4, timed('egressgateway', reconcileGateway), onError('gateway')),
         runWorkers(sliceQueue, 16, timed('egressendpointslice', reconcileSlices), onError('endpoint slice')),
         runWorkers(

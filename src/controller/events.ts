@@ -1,6 +1,9 @@
 // Kubernetes Events for the controller's decisions (EIP assigned/moved/released, allocation
 // failures, node usability), aggregated: a repeat of the same reason and message on the
 // same object bumps the count of one Event instead of creating another.
+// Recording never blocks a reconcile: events go through a small bounded queue written in the
+// background (a cold start places a thousand EIPs; their events must not slow the placing),
+// and when the apiserver cannot keep up the oldest pending events are dropped and counted.
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.ts';
 
@@ -17,17 +20,59 @@ export class EventRecorder {
   readonly #log: Logger;
   readonly #component: string;
   readonly #seen = new Map<string, { name: string; namespace: string; count: number }>();
+  readonly #pending: (() => Promise<void>)[] = [];
+  #writers = 0;
+  readonly #maxPending: number;
+  readonly #concurrency: number;
+  #idle: (() => void)[] = [];
+  /** events dropped because the backlog was full */
+  dropped = 0;
 
-  constructor(kc: KubeConfig, component: string, log: Logger) {
+  constructor(
+    kc: KubeConfig,
+    component: string,
+    log: Logger,
+    opts: { maxPending?: number; concurrency?: number } = {},
+  ) {
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#component = component;
     this.#log = log;
+    this.#maxPending = opts.maxPending ?? 2000;
+    this.#concurrency = opts.concurrency ?? 2;
   }
 
-  async record(obj: Involved, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  /** Queues the event and returns at once; it is written in the background. */
+  record(obj: Involved, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const now = new Date();
+    this.#pending.push(() => this.#write(obj, type, reason, message, now));
+    if (this.#pending.length > this.#maxPending) {
+      this.#pending.shift();
+      this.dropped++;
+    }
+    this.#pump();
+  }
+
+  /** Resolves once every queued event has been written (or given up on). */
+  flushed(): Promise<void> {
+    if (this.#pending.length === 0 && this.#writers === 0) return Promise.resolve();
+    return new Promise((r) => this.#idle.push(r));
+  }
+
+  #pump(): void {
+    while (this.#writers < this.#concurrency && this.#pending.length > 0) {
+      const job = this.#pending.shift()!;
+      this.#writers++;
+      void job().finally(() => {
+        this.#writers--;
+        this.#pump();
+        if (this.#writers === 0 && this.#pending.length === 0) for (const r of this.#idle.splice(0)) r();
+      });
+    }
+  }
+
+  async #write(obj: Involved, type: 'Normal' | 'Warning', reason: string, message: string, now: Date) {
     const namespace = obj.namespace || 'default';
     const key = `${obj.kind}/${namespace}/${obj.name}/${reason}/${message}`;
-    const now = new Date();
     try {
       const prev = this.#seen.get(key);
       if (prev) {

@@ -110,7 +110,10 @@ export const KINDS: KindDefinition[] = [
           obj({
             ipv4: str(),
             ipv6: str(),
-            nodes: arr(str(), 'usable gateway nodes in takeover order; the first carries the EIP'),
+            nodes: arr(
+              str(),
+              'usable gateway nodes in takeover order (at most 4); the first carries the EIP',
+            ),
           }),
           'for fast failover: agents move an EIP down this list without waiting for the controller',
         ),

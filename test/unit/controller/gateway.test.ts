@@ -4,9 +4,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   type GatewayNode,
+  hash32,
+  MAX_CANDIDATES,
   type PolicyInput,
   planGateway,
   policyKey,
+  rendezvous,
 } from '../../../src/controller/planners/gateway.ts';
 
 const gw = {
@@ -128,11 +131,41 @@ test('balanced placement, stable while nodes stay usable, spread over all surviv
   }
 });
 
-test('candidates: current node first, then every other usable node', () => {
+test('candidates: current node first, then other usable nodes in rendezvous order, at most 4', () => {
   const plan = planGateway(gw, [node('a'), node('b'), node('c', false)], [pol('p')]);
   const c = plan.eipCandidates[0]!;
   assert.equal(c.nodes[0], plan.policies.get('default/p')!.node);
   assert.deepEqual([...c.nodes].sort(), ['a', 'b']);
+  const many = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7'];
+  const big = planGateway(
+    gw,
+    many.map((n) => node(n)),
+    [pol('p')],
+  );
+  const list = big.eipCandidates[0]!.nodes;
+  assert.equal(list.length, MAX_CANDIDATES);
+  const holder = big.policies.get('default/p')!.node;
+  assert.equal(list[0], holder);
+  // The standbys are the top of the rendezvous order (key "ipv4|ipv6") without the holder.
+  const { ipv4, ipv6 } = big.eipCandidates[0]!;
+  const order = rendezvous(`${ipv4}|${ipv6}`, many).filter((n) => n !== holder);
+  assert.deepEqual(list.slice(1), order.slice(0, MAX_CANDIDATES - 1));
+});
+
+test('rendezvous: deterministic, a permutation, and spread over nodes', () => {
+  const nodes = Array.from({ length: 10 }, (_, i) => `node-${i}`);
+  assert.deepEqual(rendezvous('k', nodes), rendezvous('k', [...nodes].reverse()));
+  assert.deepEqual([...rendezvous('k', nodes)].sort(), [...nodes].sort());
+  const firsts = new Map<string, number>();
+  for (let i = 0; i < 10_000; i++) {
+    const top = rendezvous(`eip-${i}`, nodes)[0]!;
+    firsts.set(top, (firsts.get(top) ?? 0) + 1);
+  }
+  // 1,000 expected per node; a poor hash would starve some and favour others.
+  for (const n of nodes)
+    assert.ok((firsts.get(n) ?? 0) > 850 && (firsts.get(n) ?? 0) < 1150, `${n}: ${firsts.get(n)}`);
+  assert.equal(hash32('abc'), hash32('abc'));
+  assert.notEqual(hash32('abc'), hash32('abd'));
 });
 
 test('useNodeIP: the policy leaves with its node address; dual stack pairs by index', () => {
