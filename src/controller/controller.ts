@@ -43,7 +43,7 @@ import {
 } from './planners/endpoint-slices.ts';
 import { type GatewayNode, type PolicyInput, planGateway, policyKey } from './planners/gateway.ts';
 import { type LabelSelector, matchesSelector as selects } from './planners/selector.ts';
-import { planTunnels } from './planners/tunnels.ts';
+import { planTunnels, type TunnelIdentity } from './planners/tunnels.ts';
 import { writeStatus } from './status-writer.ts';
 
 export const GATEWAY_FINALIZER = 'egressgateway.spidernet.io/egressgateway';
@@ -403,32 +403,45 @@ export function createControllers(
       );
     }
     // Independent per node: write them concurrently (bounded) so 1000 nodes do not queue up
-    // behind one another; a failure still fails the pass and it is retried.
+    // behind one another. A conflict on one tunnel (its agent wrote first) must not stop the
+    // others: the newer version's watch event brings that tunnel back. Other failures fail
+    // the pass after the rest is written, and it is retried.
+    let failure: unknown;
     await inParallel([...plan.identities], 16, async ([name, id]) => {
-      let t = tunnels.get(name);
-      if (!t) {
-        t = (await api.createClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: 'egresstunnels',
-          body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EgressTunnel', metadata: { name }, spec: {} },
-        })) as EgressTunnel & KubernetesObject;
+      try {
+        await writeTunnel(name, id);
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 409)
+          log.debug({ tunnel: name }, 'tunnel write conflict');
+        else failure ??= err;
       }
-      const allocated = (!tunnelCfg.ipv4Subnet || !!id.ipv4) && (!tunnelCfg.ipv6Subnet || !!id.ipv6);
-      const parent = t.status?.tunnel?.parent;
-      const status = {
-        ...t.status,
-        tunnel: {
-          ...(id.ipv4 ? { ipv4: id.ipv4 } : {}),
-          ...(id.ipv6 ? { ipv6: id.ipv6 } : {}),
-          mac: id.mac,
-          ...(parent ? { parent } : {}),
-        },
-        mark: id.mark,
-        phase: tunnelPhase(nodes.get(name), t, allocated),
-      };
-      await writeStatus(api, { plural: 'egresstunnels', name }, t, status);
     });
+    if (failure) throw failure;
+  }
+  async function writeTunnel(name: string, id: TunnelIdentity): Promise<void> {
+    let t = tunnels.get(name);
+    if (!t) {
+      t = (await api.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'egresstunnels',
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EgressTunnel', metadata: { name }, spec: {} },
+      })) as EgressTunnel & KubernetesObject;
+    }
+    const allocated = (!tunnelCfg.ipv4Subnet || !!id.ipv4) && (!tunnelCfg.ipv6Subnet || !!id.ipv6);
+    const parent = t.status?.tunnel?.parent;
+    const status = {
+      ...t.status,
+      tunnel: {
+        ...(id.ipv4 ? { ipv4: id.ipv4 } : {}),
+        ...(id.ipv6 ? { ipv6: id.ipv6 } : {}),
+        mac: id.mac,
+        ...(parent ? { parent } : {}),
+      },
+      mark: id.mark,
+      phase: tunnelPhase(nodes.get(name), t, allocated),
+    };
+    await writeStatus(api, { plural: 'egresstunnels', name }, t, status);
   }
 
   // ---- EgressGateway: node list, EIP allocation and placement, policy status, finalizer.
@@ -736,6 +749,7 @@ export function createControllers(
       tunnelQueue.add('*');
       allGateways();
       // A 409 only means our cache was a step behind: the retry reads fresh state.
+      const conflict = (err: unknown) => err instanceof ApiException && err.code === 409;
       const onError = (what: string) => (key: string, err: unknown) => {
         if (err instanceof ApiException && err.code === 409)
           log.debug({ key }, `${what}: write conflict; retrying`);
@@ -771,14 +785,21 @@ export function createControllers(
         for (const q of [tunnelQueue, gatewayQueue, sliceQueue, infoQueue]) q.shutdown();
       });
       await Promise.all([
-        runWorkers(tunnelQueue, 4, timed('egresstunnel', reconcileTunnels), onError('tunnel')),
-        runWorkers(gatewayQueue, 4, timed('egressgateway', reconcileGateway), onError('gateway')),
-        runWorkers(sliceQueue, 16, timed('egressendpointslice', reconcileSlices), onError('endpoint slice')),
+        runWorkers(tunnelQueue, 4, timed('egresstunnel', reconcileTunnels), onError('tunnel'), conflict),
+        runWorkers(gatewayQueue, 4, timed('egressgateway', reconcileGateway), onError('gateway'), conflict),
+        runWorkers(
+          sliceQueue,
+          16,
+          timed('egressendpointslice', reconcileSlices),
+          onError('endpoint slice'),
+          conflict,
+        ),
         runWorkers(
           infoQueue,
           1,
           timed('egressclusterinfo', () => reconcileClusterInfo()),
           onError('cluster info'),
+          conflict,
         ),
       ]);
     },

@@ -99,12 +99,18 @@ export class WorkQueue {
   }
 }
 
-/** Runs `workers` loops that take keys and reconcile them until the queue shuts down. */
+/**
+ * Runs `workers` loops that take keys and reconcile them until the queue shuts down.
+ * `transient(err)` marks failures that say only "your view was a step behind" (a write
+ * conflict): the key runs again shortly, without growing its back-off, since the newer
+ * state is already on its way.
+ */
 export async function runWorkers(
   queue: WorkQueue,
   workers: number,
   reconcile: (key: string) => Promise<void>,
   onError: (key: string, err: unknown) => void,
+  transient: (err: unknown) => boolean = () => false,
 ): Promise<void> {
   const loop = async () => {
     for (;;) {
@@ -115,7 +121,8 @@ export async function runWorkers(
         queue.forget(key);
       } catch (err) {
         onError(key, err);
-        queue.addRateLimited(key);
+        if (transient(err)) queue.addAfter(key, 50);
+        else queue.addRateLimited(key);
       } finally {
         queue.done(key);
       }
