@@ -407,7 +407,7 @@ export function createControllers(
     // others: the newer version's watch event brings that tunnel back. Other failures fail
     // the pass after the rest is written, and it is retried.
     let failure: unknown;
-    await inParallel([...plan.identities], 16, async ([name, id]) => {
+    await inParallel([...plan.identities], 32, async ([name, id]) => {
       try {
         await writeTunnel(name, id);
       } catch (err) {
@@ -418,8 +418,12 @@ export function createControllers(
     });
     if (failure) throw failure;
   }
+  // Tunnels this replica created that its cache has not seen yet: the next pass (often
+  // already queued by the first creations' events) must not create them again.
+  const createdNotSeen = new Map<string, EgressTunnel & KubernetesObject>();
+  tunnels.onChange((_e, t) => createdNotSeen.delete(t.metadata!.name!));
   async function writeTunnel(name: string, id: TunnelIdentity): Promise<void> {
-    let t = tunnels.get(name);
+    let t = tunnels.get(name) ?? createdNotSeen.get(name);
     if (!t) {
       t = (await api.createClusterCustomObject({
         group: GROUP,
@@ -427,6 +431,7 @@ export function createControllers(
         plural: 'egresstunnels',
         body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EgressTunnel', metadata: { name }, spec: {} },
       })) as EgressTunnel & KubernetesObject;
+      createdNotSeen.set(name, t);
     }
     const allocated = (!tunnelCfg.ipv4Subnet || !!id.ipv4) && (!tunnelCfg.ipv6Subnet || !!id.ipv6);
     const parent = t.status?.tunnel?.parent;
