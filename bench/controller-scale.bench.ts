@@ -22,6 +22,7 @@ import { toolBinary } from '../lab/src/paths.ts';
 import { GROUP, VERSION } from '../src/api/schema/json-schema.ts';
 import { run } from '../src/common/exec.ts';
 import { createLogger } from '../src/common/log.ts';
+import { SERVICE_NODE_FLAGS } from '../src/common/node-flags.ts';
 import { Informer } from '../src/k8s/informer.ts';
 import { loadKubeConfig } from '../src/k8s/kubeconfig.ts';
 import type { BenchResult } from './lib.ts';
@@ -262,7 +263,8 @@ setInterval(() => { const m = process.memoryUsage(); process.send?.({ rss: m.rss
       process.execPath,
       [
         '--expose-gc',
-        ...(process.env['EGW_SCALE_NODE_FLAGS']?.split(' ').filter(Boolean) ?? []),
+        // As the controller image runs it; EGW_SCALE_NODE_FLAGS replaces them for experiments.
+        ...(process.env['EGW_SCALE_NODE_FLAGS']?.split(' ').filter(Boolean) ?? SERVICE_NODE_FLAGS),
         ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
         runner,
       ],
@@ -418,6 +420,43 @@ setInterval(() => { const m = process.memoryUsage(); process.send?.({ rss: m.rss
       }
     });
     const changes = 1000;
+    // Baseline, side by side: one apiserver hop (a write seen through a watch) under the same
+    // load, probed 10 times a second. The controller's path is two such hops (pod write seen
+    // by the controller, slice write seen by the bench) plus its own work.
+    await core.createNamespacedConfigMap({
+      namespace: 'default',
+      body: { metadata: { name: 'bench-probe' } },
+    });
+    const probeSent = new Map<string, number>();
+    const hops: number[] = [];
+    const probe = new Informer<KubernetesObject & { data?: { seq?: string } }>(kc, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      path: '/api/v1/namespaces/default/configmaps',
+      fieldSelector: 'metadata.name=bench-probe',
+      log,
+    });
+    probe.onChange((_e, cm) => {
+      const seq = cm.data?.seq;
+      const t = seq === undefined ? undefined : probeSent.get(seq);
+      if (seq !== undefined && t !== undefined) {
+        hops.push(Date.now() - t);
+        probeSent.delete(seq);
+      }
+    });
+    void probe.run();
+    await probe.synced;
+    let seq = 0;
+    const prober = setInterval(() => {
+      const s = String(++seq);
+      probeSent.set(s, Date.now());
+      void core
+        .patchNamespacedConfigMap(
+          { name: 'bench-probe', namespace: 'default', body: { data: { seq: s } } },
+          merge,
+        )
+        .catch(() => probeSent.delete(s));
+    }, 100);
     const tChurn = Date.now();
     for (let k = 0; k < changes; k++) {
       const i = (k * 7919) % P;
@@ -435,6 +474,8 @@ setInterval(() => { const m = process.memoryUsage(); process.send?.({ rss: m.rss
     const deadline = Date.now() + 30_000;
     while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const lost = pending.size;
+    clearInterval(prober);
+    probe.stop();
     const cpuChurn = await cpuSince(cpuAtChurn);
     console.error(
       `controller-scale writes during churn: ${JSON.stringify(requestsSince(writesAtConverge, await apiserverRequests(cp.kubeconfigPath)))}`,
@@ -464,9 +505,12 @@ setInterval(() => { const m = process.memoryUsage(); process.send?.({ rss: m.rss
         name: 'p99 lag pod label change → endpoint slice update at 100 changes/s',
         unit: 'ms',
         value: percentile(lags, 99),
-        baseline: { name: 'goal', value: 500 },
-        ratio: percentile(lags, 99) / 500,
-        notes: `p50 ${percentile(lags, 50)} ms; ${lags.length}/${changes} observed, ${lost} not seen within 30 s; CPU s during churn ${JSON.stringify(cpuChurn)}`,
+        baseline: {
+          name: 'two apiserver hops (write → watch) under the same load, p99',
+          value: 2 * percentile(hops, 99),
+        },
+        ratio: percentile(lags, 99) / (2 * percentile(hops, 99)),
+        notes: `goal 500 ms; one hop p50 ${percentile(hops, 50)} ms, p99 ${percentile(hops, 99)} ms (${hops.length} probes); p50 ${percentile(lags, 50)} ms; ${lags.length}/${changes} observed, ${lost} not seen within 30 s; CPU s during churn ${JSON.stringify(cpuChurn)}`,
       },
     ];
   } finally {

@@ -4,9 +4,10 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
+import { SERVICE_NODE_FLAGS, SERVICE_PROGRAMS } from '../../../src/common/node-flags.ts';
 
 export type EntryPoint =
-  | { kind: 'program'; script: string; args: string[] }
+  | { kind: 'program'; script: string; args: string[]; nodeFlags: readonly string[] }
   | { kind: 'none' }
   | { kind: 'missing'; message: string };
 
@@ -45,5 +46,10 @@ export function entryPoint(repoRoot: string, c: V1Container): EntryPoint {
   const script = join(repoRoot, PROGRAMS[program]!);
   if (!existsSync(script))
     return { kind: 'missing', message: `${PROGRAMS[program]} does not exist in this checkout` };
-  return { kind: 'program', script, args: [...command, ...(c.args ?? [])] };
+  return {
+    kind: 'program',
+    script,
+    args: [...command, ...(c.args ?? [])],
+    nodeFlags: SERVICE_PROGRAMS.includes(program) ? SERVICE_NODE_FLAGS : [],
+  };
 }

@@ -430,7 +430,7 @@ export class LabKubelet {
     });
     const netns = rec.hostNetwork ? this.#plan.netns : rec.sandbox!.netns;
     st.running = startContainer(rec.dir, netns, c.name, {
-      argv: [process.execPath, ep.script, ...ep.args],
+      argv: [process.execPath, ...ep.nodeFlags, ep.script, ...ep.args],
       env,
       mounts,
       createdPathsFile: this.#o.createdPathsFile,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../../src/common/exec.ts';
+import { SERVICE_NODE_FLAGS, SERVICE_PROGRAMS } from '../../../src/common/node-flags.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -148,7 +149,14 @@ for (const image of IMAGES) {
     for (const [program, source] of Object.entries(PROGRAMS[image]!)) {
       const wrapper = read(`images/bin/${program}`);
       assert.match(wrapper, /^#!\/bin\/sh\n/);
-      assert.equal(/^exec node \/app\/(\S+) "\$@"$/m.exec(wrapper)?.[1], source, program);
+      const exec = /^exec node ((?:--\S+ )*)\/app\/(\S+) "\$@"$/m.exec(wrapper);
+      assert.equal(exec?.[2], source, program);
+      // Services run with the V8 memory settings the lab and the benchmarks use.
+      assert.deepEqual(
+        exec?.[1]?.trim().split(' ').filter(Boolean),
+        SERVICE_PROGRAMS.includes(program) ? [...SERVICE_NODE_FLAGS] : [],
+        `${program} node flags`,
+      );
       assert.ok(statSync(join(ROOT, 'images/bin', program)).mode & 0o111, `${program} executable`);
       // The image must carry the source the wrapper starts.
       assert.ok(
