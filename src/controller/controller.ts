@@ -45,6 +45,7 @@ import { type GatewayNode, type PolicyInput, planGateway, policyKey } from './pl
 import { type LabelSelector, matchesSelector as selects } from './planners/selector.ts';
 import { planTunnels, type TunnelIdentity } from './planners/tunnels.ts';
 import { writeStatus } from './status-writer.ts';
+import { WriteTracker } from './write-tracker.ts';
 
 export const GATEWAY_FINALIZER = 'egressgateway.spidernet.io/egressgateway';
 type AnyPolicy = (EgressPolicy | EgressClusterPolicy) & KubernetesObject;
@@ -580,6 +581,7 @@ export function createControllers(
   }
 
   // ---- Endpoint slices: the pods each policy selects, in slices owned by the policy.
+  const sliceWrites = new WriteTracker();
   async function reconcileSlices(ref: string): Promise<void> {
     const [kind, namespace, name] = ref.split('/') as [string, string, string];
     const cluster = kind === 'egcp';
@@ -594,7 +596,16 @@ export function createControllers(
       endpoints?: Endpoint[];
     })[];
     // A deleted policy's slices go with it through their owner reference (garbage collector).
-    if (!policy || policy.metadata?.deletionTimestamp) return;
+    if (!policy || policy.metadata?.deletionTimestamp) {
+      sliceWrites.forget(ref);
+      return;
+    }
+    const sliceCache = cluster ? clusterSlices : slices;
+    if (!sliceWrites.caughtUp(ref, (n) => sliceCache.get(cluster ? n : `${namespace}/${n}`))) {
+      // The slices' own watch events bring the key back; this is only the safety net.
+      sliceQueue.addAfter(ref, 1000);
+      return;
+    }
     const applied = policy.spec?.appliedTo ?? {};
     // The narrowest label index the selector allows; a scan only for expression-only selectors.
     const labelTerms = Object.entries((applied.podSelector as LabelSelector | undefined)?.matchLabels ?? {});
@@ -664,18 +675,27 @@ export function createControllers(
         },
         endpoints,
       };
-      if (cluster) await api.createClusterCustomObject({ ...target, body });
-      else await api.createNamespacedCustomObject({ ...target, namespace, body });
+      const made = (
+        cluster
+          ? await api.createClusterCustomObject({ ...target, body })
+          : await api.createNamespacedCustomObject({ ...target, namespace, body })
+      ) as KubernetesObject;
+      sliceWrites.wrote(ref, made.metadata!.name!, made.metadata?.generation);
     }
     for (const u of plan.update) {
       const cur = existing.find((x) => x.metadata?.name === u.name)!;
       const body = { ...cur, endpoints: u.endpoints };
-      if (cluster) await api.replaceClusterCustomObject({ ...target, name: u.name, body });
-      else await api.replaceNamespacedCustomObject({ ...target, namespace, name: u.name, body });
+      const made = (
+        cluster
+          ? await api.replaceClusterCustomObject({ ...target, name: u.name, body })
+          : await api.replaceNamespacedCustomObject({ ...target, namespace, name: u.name, body })
+      ) as KubernetesObject;
+      sliceWrites.wrote(ref, u.name, made.metadata?.generation);
     }
     for (const d of plan.delete) {
       if (cluster) await api.deleteClusterCustomObject({ ...target, name: d });
       else await api.deleteNamespacedCustomObject({ ...target, namespace, name: d });
+      sliceWrites.deleted(ref, d);
     }
   }
 
@@ -794,10 +814,10 @@ export function createControllers(
         runWorkers(gatewayQueue, 4, timed('egressgateway', reconcileGateway), onError('gateway'), conflict),
         runWorkers(
           sliceQueue,
-          // Each slice write waits a round trip (100-300 ms on a busy apiserver); requests share
-          // one HTTP/2 connection, so concurrency is cheap here and 16 workers fell behind at
-          // 100 pod changes/s (about 150 slice writes/s).
-          64,
+          // Each slice write waits a round trip (100-300 ms on a busy apiserver) and requests
+          // share one HTTP/2 connection: 16 workers fell behind at 100 pod changes/s (about 150
+          // slice writes/s); 64 loaded the apiserver with writes that fewer workers coalesce.
+          32,
           timed('egressendpointslice', reconcileSlices),
           onError('endpoint slice'),
           conflict,
