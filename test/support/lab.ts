@@ -66,9 +66,13 @@ export async function hostSnapshot(): Promise<{
   const links = (await run('ip', ['-br', 'link'])).stdout;
   const addrs = (await run('ip', ['-br', 'addr'])).stdout;
   const routes = (await run('ip', ['route'])).stdout + (await run('ip', ['-6', 'route'])).stdout;
+  // Every namespace's mount (/run/netns/<name>) and the lab's own paths. Not the bare
+  // /run/netns mount point: iproute2 creates it with the first namespace on the machine,
+  // possibly another test file's running alongside; the lab releases it when it created it
+  // and nothing is left in it (lab/src/net/netns.ts).
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
-    .filter((l) => l.includes('/run/netns') || l.includes('egressgateway-lab'));
+    .filter((l) => l.includes('/run/netns/') || l.includes('egressgateway-lab'));
   return { links, addrs, routes, mounts };
 }
 

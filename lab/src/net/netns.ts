@@ -1,6 +1,7 @@
 // Thin adapters over iproute2 and sysctl for the lab's network namespaces. Every name is
 // validated before it reaches a command line, and nothing here touches the caller's own
 // namespace: links are created inside lab namespaces with `ip -n`.
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { assertSafeName, run } from '../../../src/common/exec.ts';
 import { LAB_PREFIX } from './topology.ts';
 
@@ -25,9 +26,23 @@ export async function netnsExists(name: string): Promise<boolean> {
   return (await listNetns()).includes(labNs(name));
 }
 
+const NETNS_DIR = '/run/netns';
+// Present while /run/netns is a mount point because the lab's first namespace made it one.
+const NETNS_MOUNT_MARKER = '/run/egressgateway-lab.netns-mount';
+
+function isMountPoint(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
+}
+
 /** Creates the namespace with loopback up; a no-op when it exists. */
 export async function ensureNetns(name: string): Promise<boolean> {
   if (await netnsExists(name)) return false;
+  // `ip netns add` turns /run/netns into a shared mount point the first time on a machine and
+  // leaves it there; remember that it was us, so `down` can leave the machine as it found it.
+  if (!isMountPoint(NETNS_DIR) && !existsSync(NETNS_MOUNT_MARKER))
+    writeFileSync(NETNS_MOUNT_MARKER, 'made by the egressgateway lab\n');
   await run('ip', ['netns', 'add', labNs(name)]);
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   return true;
@@ -88,5 +103,16 @@ export async function pidsInNetns(name: string): Promise<number[]> {
 export async function deleteAllLabNetns(): Promise<string[]> {
   const names = await listLabNetns();
   for (const n of names) await deleteNetns(n);
+  await releaseNetnsMount();
   return names;
+}
+
+/** Undoes iproute2's /run/netns mount point if the lab made it and no namespace is left. */
+export async function releaseNetnsMount(): Promise<void> {
+  if (!existsSync(NETNS_MOUNT_MARKER)) return;
+  if (isMountPoint(NETNS_DIR)) {
+    if (readdirSync(NETNS_DIR).length > 0) return; // someone's namespaces still live there
+    await run('umount', [NETNS_DIR]);
+  }
+  rmSync(NETNS_MOUNT_MARKER, { force: true });
 }
