@@ -24,7 +24,6 @@ export class EventRecorder {
   #writers = 0;
   readonly #maxPending: number;
   readonly #concurrency: number;
-  #idle: (() => void)[] = [];
   /** events dropped because the backlog was full */
   dropped = 0;
 
@@ -52,12 +51,6 @@ export class EventRecorder {
     this.#pump();
   }
 
-  /** Resolves once every queued event has been written (or given up on). */
-  flushed(): Promise<void> {
-    if (this.#pending.length === 0 && this.#writers === 0) return Promise.resolve();
-    return new Promise((r) => this.#idle.push(r));
-  }
-
   #pump(): void {
     while (this.#writers < this.#concurrency && this.#pending.length > 0) {
       const job = this.#pending.shift()!;
@@ -65,7 +58,6 @@ export class EventRecorder {
       void job().finally(() => {
         this.#writers--;
         this.#pump();
-        if (this.#writers === 0 && this.#pending.length === 0) for (const r of this.#idle.splice(0)) r();
       });
     }
   }
