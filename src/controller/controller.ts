@@ -148,11 +148,21 @@ export function slimNode(n: V1Node): V1Node {
   };
 }
 
-/** The allocated part of a tunnel's status: what only the allocating pass may change. */
-function tunnelIdentity(t: EgressTunnel | undefined) {
-  const x = t?.status?.tunnel;
-  return [x?.ipv4, x?.ipv6, x?.mac, t?.status?.mark];
+interface IdentityFields {
+  ipv4?: string | undefined;
+  ipv6?: string | undefined;
+  mac?: string | undefined;
+  mark?: string | undefined;
 }
+
+/** The allocated part of a tunnel's status: what only the allocating pass may change. */
+function tunnelIdentity(t: EgressTunnel | undefined): IdentityFields {
+  const x = t?.status?.tunnel;
+  return { ipv4: x?.ipv4, ipv6: x?.ipv6, mac: x?.mac, mark: t?.status?.mark };
+}
+
+/** A 409: our view was a step behind; the newer state is on its way through the watch. */
+const isConflict = (err: unknown): boolean => err instanceof ApiException && err.code === 409;
 
 export function nodeReady(n: V1Node | undefined): boolean {
   return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -348,11 +358,10 @@ export function createControllers(
     ...(f.enableIPv4 ? { ipv4Subnet: f.tunnelIpv4Subnet } : {}),
     ...(f.enableIPv6 ? { ipv6Subnet: f.tunnelIpv6Subnet } : {}),
   };
-  const tunnelAllocated = (t: EgressTunnel | undefined): boolean =>
-    (!tunnelCfg.ipv4Subnet || !!t?.status?.tunnel?.ipv4) &&
-    (!tunnelCfg.ipv6Subnet || !!t?.status?.tunnel?.ipv6) &&
-    !!t?.status?.tunnel?.mac &&
-    !!t?.status?.mark;
+  /** Every address the enabled families need, a MAC and a mark. */
+  const complete = (id: IdentityFields): boolean =>
+    (!tunnelCfg.ipv4Subnet || !!id.ipv4) && (!tunnelCfg.ipv6Subnet || !!id.ipv6) && !!id.mac && !!id.mark;
+  const tunnelAllocated = (t: EgressTunnel | undefined): boolean => complete(tunnelIdentity(t));
   const tunnelPhase = (node: V1Node | undefined, t: EgressTunnel | undefined, allocated: boolean): string => {
     if (!allocated) return 'Pending';
     if (!nodeReady(node)) return 'NodeNotReady';
@@ -412,8 +421,7 @@ export function createControllers(
       try {
         await writeTunnel(name, id);
       } catch (err) {
-        if (err instanceof ApiException && err.code === 409)
-          log.debug({ tunnel: name }, 'tunnel write conflict');
+        if (isConflict(err)) log.debug({ tunnel: name }, 'tunnel write conflict');
         else failure ??= err;
       }
     });
@@ -434,7 +442,6 @@ export function createControllers(
       })) as EgressTunnel & KubernetesObject;
       createdNotSeen.set(name, t);
     }
-    const allocated = (!tunnelCfg.ipv4Subnet || !!id.ipv4) && (!tunnelCfg.ipv6Subnet || !!id.ipv6);
     const parent = t.status?.tunnel?.parent;
     const status = {
       ...t.status,
@@ -445,7 +452,7 @@ export function createControllers(
         ...(parent ? { parent } : {}),
       },
       mark: id.mark,
-      phase: tunnelPhase(nodes.get(name), t, allocated),
+      phase: tunnelPhase(nodes.get(name), t, complete(id)),
     };
     await writeStatus(api, { plural: 'egresstunnels', name }, t, status);
   }
@@ -774,10 +781,8 @@ export function createControllers(
       tunnelQueue.add('*');
       allGateways();
       // A 409 only means our cache was a step behind: the retry reads fresh state.
-      const conflict = (err: unknown) => err instanceof ApiException && err.code === 409;
       const onError = (what: string) => (key: string, err: unknown) => {
-        if (err instanceof ApiException && err.code === 409)
-          log.debug({ key }, `${what}: write conflict; retrying`);
+        if (isConflict(err)) log.debug({ key }, `${what}: write conflict; retrying`);
         else
           log.warn(
             { key, err: err instanceof Error ? err.message : String(err) },
@@ -810,8 +815,8 @@ export function createControllers(
         for (const q of [tunnelQueue, gatewayQueue, sliceQueue, infoQueue]) q.shutdown();
       });
       await Promise.all([
-        runWorkers(tunnelQueue, 4, timed('egresstunnel', reconcileTunnels), onError('tunnel'), conflict),
-        runWorkers(gatewayQueue, 4, timed('egressgateway', reconcileGateway), onError('gateway'), conflict),
+        runWorkers(tunnelQueue, 4, timed('egresstunnel', reconcileTunnels), onError('tunnel'), isConflict),
+        runWorkers(gatewayQueue, 4, timed('egressgateway', reconcileGateway), onError('gateway'), isConflict),
         runWorkers(
           sliceQueue,
           // Each slice write waits a round trip (100-300 ms on a busy apiserver) and requests
@@ -820,14 +825,14 @@ export function createControllers(
           32,
           timed('egressendpointslice', reconcileSlices),
           onError('endpoint slice'),
-          conflict,
+          isConflict,
         ),
         runWorkers(
           infoQueue,
           1,
           timed('egressclusterinfo', () => reconcileClusterInfo()),
           onError('cluster info'),
-          conflict,
+          isConflict,
         ),
       ]);
     },
