@@ -31,6 +31,7 @@ import type { controllerMetrics } from '../common/metrics.ts';
 import { Informer } from '../k8s/informer.ts';
 import { runWorkers, WorkQueue } from '../k8s/workqueue.ts';
 import { EventRecorder } from './events.ts';
+import { OwnWrites } from './own-writes.ts';
 import {
   type ClusterInfoSpecInput as ClusterInfoSpec,
   planClusterInfoStatus,
@@ -45,10 +46,10 @@ import { type GatewayNode, type PolicyInput, planGateway, policyKey } from './pl
 import { type LabelSelector, matchesSelector as selects } from './planners/selector.ts';
 import { planTunnels, type TunnelIdentity } from './planners/tunnels.ts';
 import { writeStatus } from './status-writer.ts';
-import { WriteTracker } from './write-tracker.ts';
 
 export const GATEWAY_FINALIZER = 'egressgateway.spidernet.io/egressgateway';
 type AnyPolicy = (EgressPolicy | EgressClusterPolicy) & KubernetesObject;
+type SliceObject = KubernetesObject & { endpoints?: Endpoint[] };
 
 function crd<T extends KubernetesObject>(
   kc: KubeConfig,
@@ -189,11 +190,18 @@ export interface Controllers {
   stop(): void;
 }
 
+/** Knobs for measurements (the scale benchmark); production uses the defaults. */
+export interface ControllerTuning {
+  /** concurrent endpoint-slice reconciles (default 32) */
+  sliceWorkers?: number;
+}
+
 export function createControllers(
   kc: KubeConfig,
   config: Config,
   log: Logger,
   metrics?: ReturnType<typeof controllerMetrics>,
+  tuning: ControllerTuning = {},
 ): Controllers {
   const f = config.feature;
   const nodes = new Informer<V1Node>(kc, {
@@ -261,7 +269,9 @@ export function createControllers(
   const coreApi = kc.makeApiClient(CoreV1Api);
   const netApi = kc.makeApiClient(NetworkingV1Api);
   const api = kc.makeApiClient(CustomObjectsApi);
-  const events = new EventRecorder(kc, 'egressgateway-controller', log);
+  const events = new EventRecorder(kc, 'egressgateway-controller', log, {
+    onDrop: () => metrics?.eventsDropped.inc(),
+  });
   const hooks = (name: string) =>
     metrics
       ? {
@@ -270,6 +280,8 @@ export function createControllers(
           retried: () => metrics.queueRetries.inc({ name }),
         }
       : {};
+  // Endpoint slices this controller wrote that the cache may not show yet.
+  const sliceWrites = new OwnWrites<SliceObject>();
   const tunnelQueue = new WorkQueue({ hooks: hooks('egresstunnel') });
   const gatewayQueue = new WorkQueue({ hooks: hooks('egressgateway') });
   const sliceQueue = new WorkQueue({ hooks: hooks('egressendpointslice') });
@@ -327,11 +339,14 @@ export function createControllers(
     }
   });
   namespaces.onChange(() => allClusterPolicies());
+  // A slice's own events matter when someone else changed it; the echo of our own write
+  // would only cost a reconcile that finds nothing to do (one per write).
   for (const inf of [slices, clusterSlices] as Informer<KubernetesObject>[]) {
-    inf.onChange((_e, sl) => {
+    inf.onChange((e, sl) => {
       const owner = sl.metadata?.labels?.[POLICY_LABEL];
-      if (owner)
-        sliceQueue.add(sl.metadata?.namespace ? `egp/${sl.metadata.namespace}/${owner}` : `egcp//${owner}`);
+      if (!owner) return;
+      const ref = sl.metadata?.namespace ? `egp/${sl.metadata.namespace}/${owner}` : `egcp//${owner}`;
+      if (!sliceWrites.isEcho(ref, e, sl as SliceObject)) sliceQueue.add(ref);
     });
   }
   // Identity changes (and creations, deletions) need the allocating pass over all tunnels;
@@ -588,7 +603,6 @@ export function createControllers(
   }
 
   // ---- Endpoint slices: the pods each policy selects, in slices owned by the policy.
-  const sliceWrites = new WriteTracker();
   async function reconcileSlices(ref: string): Promise<void> {
     const [kind, namespace, name] = ref.split('/') as [string, string, string];
     const cluster = kind === 'egcp';
@@ -596,20 +610,21 @@ export function createControllers(
       | AnyPolicy
       | undefined;
     const plural = cluster ? 'egressclusterendpointslices' : 'egressendpointslices';
-    const existing = (cluster ? clusterSlices : slices).byIndex(
-      'policy',
-      `${cluster ? '' : namespace}/${name}`,
-    ) as (EgressEndpointSlice | EgressClusterEndpointSlice)[] as (KubernetesObject & {
-      endpoints?: Endpoint[];
-    })[];
     // A deleted policy's slices go with it through their owner reference (garbage collector).
     if (!policy || policy.metadata?.deletionTimestamp) {
       sliceWrites.forget(ref);
       return;
     }
-    const sliceCache = cluster ? clusterSlices : slices;
-    if (!sliceWrites.caughtUp(ref, (n) => sliceCache.get(cluster ? n : `${namespace}/${n}`))) {
-      // The slices' own watch events bring the key back; this is only the safety net.
+    const existing = sliceWrites.view(
+      ref,
+      (cluster ? clusterSlices : slices).byIndex(
+        'policy',
+        `${cluster ? '' : namespace}/${name}`,
+      ) as SliceObject[],
+    );
+    if (!existing) {
+      // Someone else's write is on its way to the cache; its watch event brings the key back
+      // (this is only the safety net).
       sliceQueue.addAfter(ref, 1000);
       return;
     }
@@ -686,22 +701,32 @@ export function createControllers(
         cluster
           ? await api.createClusterCustomObject({ ...target, body })
           : await api.createNamespacedCustomObject({ ...target, namespace, body })
-      ) as KubernetesObject;
-      sliceWrites.wrote(ref, made.metadata!.name!, made.metadata?.generation);
+      ) as SliceObject;
+      sliceWrites.wrote(ref, made);
     }
+    // A conflict: someone wrote the slice after us; the next pass waits for the cache to show
+    // that. Not found: it is gone, and the next pass recreates what it held.
+    const refused = (slice: string) => (err: unknown) => {
+      if (err instanceof ApiException && err.code === 409) sliceWrites.superseded(ref, slice);
+      if (err instanceof ApiException && err.code === 404) sliceWrites.deleted(ref, slice);
+      throw err;
+    };
     for (const u of plan.update) {
       const cur = existing.find((x) => x.metadata?.name === u.name)!;
       const body = { ...cur, endpoints: u.endpoints };
-      const made = (
-        cluster
-          ? await api.replaceClusterCustomObject({ ...target, name: u.name, body })
-          : await api.replaceNamespacedCustomObject({ ...target, namespace, name: u.name, body })
-      ) as KubernetesObject;
-      sliceWrites.wrote(ref, u.name, made.metadata?.generation);
+      const made = (await (cluster
+        ? api.replaceClusterCustomObject({ ...target, name: u.name, body })
+        : api.replaceNamespacedCustomObject({ ...target, namespace, name: u.name, body })
+      ).catch(refused(u.name))) as SliceObject;
+      sliceWrites.wrote(ref, made);
     }
     for (const d of plan.delete) {
-      if (cluster) await api.deleteClusterCustomObject({ ...target, name: d });
-      else await api.deleteNamespacedCustomObject({ ...target, namespace, name: d });
+      await (cluster
+        ? api.deleteClusterCustomObject({ ...target, name: d })
+        : api.deleteNamespacedCustomObject({ ...target, namespace, name: d })
+      ).catch((err: unknown) => {
+        if (!(err instanceof ApiException && err.code === 404)) throw err; // gone already: as wanted
+      });
       sliceWrites.deleted(ref, d);
     }
   }
@@ -822,7 +847,7 @@ export function createControllers(
           // Each slice write waits a round trip (100-300 ms on a busy apiserver) and requests
           // share one HTTP/2 connection: 16 workers fell behind at 100 pod changes/s (about 150
           // slice writes/s); 64 loaded the apiserver with writes that fewer workers coalesce.
-          32,
+          tuning.sliceWorkers ?? 32,
           timed('egressendpointslice', reconcileSlices),
           onError('endpoint slice'),
           isConflict,

@@ -57,6 +57,11 @@ export class Informer<T extends KubernetesObject> {
     for (const name of Object.keys(o.indexers ?? {})) this.#indexes.set(name, new Map());
   }
 
+  /** the kind this informer caches, e.g. 'Pod' */
+  get kind(): string {
+    return this.#o.kind;
+  }
+
   onChange(h: Handler<T>): void {
     this.#handlers.push(h);
   }
