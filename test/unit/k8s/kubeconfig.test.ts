@@ -64,3 +64,24 @@ test('loadKubeConfig reads a file into a pooled config', async () => {
   assert.ok(kc instanceof PooledKubeConfig);
   assert.equal(kc.getCurrentCluster()?.server, 'https://10.0.0.1:6443');
 });
+
+test('a rotated client certificate gets a new pool; the old one is closed', async () => {
+  const kc = new PooledKubeConfig();
+  const load = (cert: string) =>
+    kc.loadFromOptions({
+      clusters: [
+        { name: 'lab', server: 'https://127.0.0.1:6443', caData: Buffer.from('ca').toString('base64') },
+      ],
+      users: [{ name: 'admin', certData: Buffer.from(cert).toString('base64'), keyData: 'a2V5' }],
+      contexts: [{ name: 'ctx', cluster: 'lab', user: 'admin' }],
+      currentContext: 'ctx',
+    });
+  load('cert one');
+  const a = await dispatcherOf(kc);
+  assert.equal((await dispatcherOf(kc)).dispatcher, a.dispatcher);
+  load('cert two');
+  const b = await dispatcherOf(kc);
+  assert.notEqual(b.dispatcher, a.dispatcher, 'new credentials must not ride on the old connections');
+  assert.equal((a.dispatcher as unknown as { closed: boolean }).closed, true, 'the old pool is closed');
+  await kc.closeConnections();
+});
