@@ -53,6 +53,11 @@ export function controllerMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers: [registry],
     }),
+    eventsDropped: new Counter({
+      name: 'egressgateway_controller_events_dropped_total',
+      help: 'Kubernetes Events not written because the apiserver fell behind (oldest dropped first)',
+      registers: [registry],
+    }),
     leader: new Gauge({
       name: 'leader_election_master_status',
       help: '1 while this replica is the leader',

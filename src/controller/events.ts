@@ -26,13 +26,15 @@ export class EventRecorder {
   readonly #concurrency: number;
   /** events dropped because the backlog was full */
   dropped = 0;
+  readonly #onDrop: (() => void) | undefined;
 
   constructor(
     kc: KubeConfig,
     component: string,
     log: Logger,
-    opts: { maxPending?: number; concurrency?: number } = {},
+    opts: { maxPending?: number; concurrency?: number; onDrop?: () => void } = {},
   ) {
+    this.#onDrop = opts.onDrop;
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#component = component;
     this.#log = log;
@@ -47,6 +49,7 @@ export class EventRecorder {
     if (this.#pending.length > this.#maxPending) {
       this.#pending.shift();
       this.dropped++;
+      this.#onDrop?.();
     }
     this.#pump();
   }
