@@ -19,7 +19,7 @@ const BASE = `node:${NODE_VERSION}-bookworm-slim`;
 
 /** The programs each image installs in /usr/bin and the source each one starts. */
 const PROGRAMS: Record<string, Record<string, string>> = {
-  controller: { controller: 'src/controller/main.ts', egctl: 'src/cli/egctl.ts' },
+  controller: { controller: 'src/controller/main.ts', egctl: 'src/egctl/main.ts' },
   agent: { agent: 'src/agent/main.ts' },
   nettools: {
     'nettools-server': 'src/nettools/server-main.ts',
