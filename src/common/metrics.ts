@@ -53,6 +53,47 @@ export function controllerMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers: [registry],
     }),
+    // Upstream's names for tunnel address and mark allocations (one per allocation written).
+    tunnelIpAllocations: new Counter({
+      name: 'egress_ip_allocate_next_restore_calls',
+      help: 'Tunnel IPs allocated to EgressTunnels',
+      labelNames: ['version'] as const,
+      registers: [registry],
+    }),
+    tunnelIpReleases: new Counter({
+      name: 'egress_ip_allocate_release_calls',
+      help: 'Tunnel IPs released (tunnel removed with its node, or a duplicate reassigned)',
+      labelNames: ['version'] as const,
+      registers: [registry],
+    }),
+    markAllocations: new Counter({
+      name: 'egress_mark_allocate_next_calls',
+      help: 'Packet marks allocated to EgressTunnels',
+      registers: [registry],
+    }),
+    markReleases: new Counter({
+      name: 'egress_mark_release_calls',
+      help: 'Packet marks released',
+      registers: [registry],
+    }),
+    eipsPerNode: new Gauge({
+      name: 'egressgateway_eips',
+      help: 'EIPs a gateway has placed on each of its nodes',
+      labelNames: ['gateway', 'node'] as const,
+      registers: [registry],
+    }),
+    eipPlacements: new Counter({
+      name: 'egressgateway_eip_placements_total',
+      help: 'Policy EIP placements written, by outcome (EIPAssigned, EIPMoved, EIPUnplaced)',
+      labelNames: ['gateway', 'reason'] as const,
+      registers: [registry],
+    }),
+    eipAllocationFailures: new Counter({
+      name: 'egressgateway_eip_allocation_failures_total',
+      help: 'Gateway reconciles that left a policy without an EIP (pool exhausted, EIP outside the pool, ...)',
+      labelNames: ['gateway'] as const,
+      registers: [registry],
+    }),
     eventsDropped: new Counter({
       name: 'egressgateway_controller_events_dropped_total',
       help: 'Kubernetes Events not written because the apiserver fell behind (oldest dropped first)',

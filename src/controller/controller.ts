@@ -413,11 +413,17 @@ export function createControllers(
     }));
     const plan = planTunnels(nodeNames, existing, tunnelCfg);
     for (const gone of plan.orphans) {
-      await api
+      const held = tunnelIdentity(tunnels.get(gone));
+      const removed = await api
         .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'egresstunnels', name: gone })
-        .catch((err) => {
-          if (!(err instanceof ApiException && err.code === 404)) throw err;
-        });
+        .then(
+          () => true,
+          (err) => {
+            if (!(err instanceof ApiException && err.code === 404)) throw err;
+            return false; // gone already (an earlier pass): released then
+          },
+        );
+      if (removed) countAllocations(held, {});
     }
     for (const x of plan.exhausted) {
       events.record(
@@ -469,13 +475,43 @@ export function createControllers(
       mark: id.mark,
       phase: tunnelPhase(nodes.get(name), t, complete(id)),
     };
-    await writeStatus(api, { plural: 'egresstunnels', name }, t, status);
+    if (await writeStatus(api, { plural: 'egresstunnels', name }, t, status))
+      countAllocations(tunnelIdentity(t), {
+        ...(id.ipv4 ? { ipv4: id.ipv4 } : {}),
+        ...(id.ipv6 ? { ipv6: id.ipv6 } : {}),
+        mark: id.mark,
+      });
+  }
+  /** Metrics for what a written (or removed) tunnel identity took or gave back. */
+  function countAllocations(before: IdentityFields, after: IdentityFields): void {
+    if (!metrics) return;
+    for (const version of ['ipv4', 'ipv6'] as const) {
+      if (after[version] && after[version] !== before[version]) metrics.tunnelIpAllocations.inc({ version });
+      if (before[version] && before[version] !== after[version]) metrics.tunnelIpReleases.inc({ version });
+    }
+    if (after.mark && after.mark !== before.mark) metrics.markAllocations.inc();
+    if (before.mark && before.mark !== after.mark) metrics.markReleases.inc();
   }
 
   // ---- EgressGateway: node list, EIP allocation and placement, policy status, finalizer.
+  // The node series each gateway has in the EIP gauge, so nodes that left (and gateways
+  // that are gone) stop being reported instead of showing their last count for ever.
+  const eipSeries = new Map<string, Set<string>>();
+  function setEipGauge(gateway: string, counts: [string, number][]): void {
+    if (!metrics) return;
+    const now = new Set(counts.map(([node]) => node));
+    for (const node of eipSeries.get(gateway) ?? [])
+      if (!now.has(node)) metrics.eipsPerNode.remove({ gateway, node });
+    for (const [node, n] of counts) metrics.eipsPerNode.set({ gateway, node }, n);
+    if (now.size) eipSeries.set(gateway, now);
+    else eipSeries.delete(gateway);
+  }
   async function reconcileGateway(name: string): Promise<void> {
     const gw = gateways.get(name);
-    if (!gw) return;
+    if (!gw) {
+      setEipGauge(name, []);
+      return;
+    }
     const refs = [
       ...policies.byIndex('gateway', name),
       ...clusterPolicies.byIndex('gateway', name),
@@ -558,6 +594,10 @@ export function createControllers(
       ipUsage: plan.ipUsage,
       eipCandidates: plan.eipCandidates,
     });
+    setEipGauge(
+      name,
+      plan.nodeList.map((n) => [n.name, n.eips?.length ?? 0]),
+    );
     await inParallel(refs, 8, async (p) => {
       const key = policyKey({ namespace: p.metadata?.namespace ?? '', name: p.metadata!.name! });
       // No EIP (pool exhausted) or no usable gateway node: an empty status, as upstream
@@ -578,6 +618,8 @@ export function createControllers(
         want,
       );
       if (wrote && wantNode !== before) {
+        const reason = before ? (wantNode ? 'EIPMoved' : 'EIPUnplaced') : 'EIPAssigned';
+        metrics?.eipPlacements.inc({ gateway: name, reason });
         const eip = planned
           ? [planned.eip.ipv4, planned.eip.ipv6].filter(Boolean).join(', ') || 'the node IP'
           : 'no EIP';
@@ -590,7 +632,7 @@ export function createControllers(
             uid: p.metadata?.uid ?? '',
           },
           'Normal',
-          before ? (wantNode ? 'EIPMoved' : 'EIPUnplaced') : 'EIPAssigned',
+          reason,
           before
             ? wantNode
               ? `${eip} moved from ${before} to ${wantNode}`
@@ -600,6 +642,7 @@ export function createControllers(
       }
     });
     for (const fail of plan.failures) log.warn({ gateway: name, ...fail }, 'EIP allocation failed');
+    if (plan.failures.length) metrics?.eipAllocationFailures.inc({ gateway: name }, plan.failures.length);
   }
 
   // ---- Endpoint slices: the pods each policy selects, in slices owned by the policy.

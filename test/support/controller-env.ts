@@ -19,6 +19,7 @@ import { GROUP, VERSION } from '../../src/api/schema/json-schema.ts';
 import { parseConfig } from '../../src/common/config.ts';
 import { run } from '../../src/common/exec.ts';
 import { createLogger } from '../../src/common/log.ts';
+import { controllerMetrics, newRegistry } from '../../src/common/metrics.ts';
 import { type Controllers, createControllers } from '../../src/controller/controller.ts';
 import { exitSoonAfterTests, privateControlPlane } from './cluster.ts';
 import { startTestWebhook } from './webhook.ts';
@@ -45,6 +46,8 @@ export interface ControllerEnv {
   setReady(node: FakeNode, ready: boolean): Promise<void>;
   agentReports(node: FakeNode): Promise<void>;
   getObj<T = Record<string, unknown>>(plural: string, name: string, namespace?: string): Promise<T>;
+  /** a metric's value as the controllers' registry reports it (0 when the series is absent) */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -135,6 +138,9 @@ export async function startControllerEnv(opts: {
   await beat();
   const heartbeat = setInterval(() => void beat(), 3000);
 
+  // One registry across controller restarts, as one process would have.
+  const registry = newRegistry('controller-test');
+  const metrics = controllerMetrics(registry);
   let controllers: Controllers | undefined;
   let leading: AbortController | undefined;
   const env: ControllerEnv = {
@@ -145,7 +151,7 @@ export async function startControllerEnv(opts: {
     custom,
     controllers: () => controllers,
     startControllers() {
-      controllers = createControllers(kc, config, createLogger('controller-test', 'warn'));
+      controllers = createControllers(kc, config, createLogger('controller-test', 'warn'), metrics);
       controllers.start();
       leading = new AbortController();
       void controllers.lead(leading.signal);
@@ -166,6 +172,13 @@ export async function startControllerEnv(opts: {
         },
         mergePatch,
       );
+    },
+    async metric(name, labels = {}) {
+      const m = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+      const hit = m.find((v) =>
+        Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x),
+      );
+      return hit?.value ?? 0;
     },
     async getObj<T>(plural: string, name: string, namespace?: string) {
       return (

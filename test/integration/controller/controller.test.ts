@@ -97,6 +97,13 @@ test('every node gets an EgressTunnel: unique tunnel IP, MAC and mark; Init unti
   for (const ip of ips) assert.match(ip!, /^192\.200\.0\.\d+$/);
   assert.equal(new Set(tunnels.map((t) => t!.status!.mark)).size, 3);
   for (const t of tunnels) assert.match(t!.status!.tunnel!.mac!, /^66(:[0-9a-f]{2}){5}$/);
+  // One allocation each, counted under upstream's metric names.
+  await eventually('allocations counted', async () =>
+    (await env.metric('egress_ip_allocate_next_restore_calls', { version: 'ipv4' })) === 3 &&
+    (await env.metric('egress_mark_allocate_next_calls')) === 3
+      ? true
+      : undefined,
+  );
   for (const n of NODES) await agentReports(n.name);
   await eventually('tunnels Ready', async () => {
     const ts = await Promise.all(NODES.map((n) => getObj('egresstunnels', n.name)));
@@ -137,6 +144,18 @@ test("the seed's gateway and policy: the default EIP lands on a Ready gateway no
   const carrying = gw.status!.nodeList!.find((n) => n.eips.length)!;
   assert.equal(carrying.name, p.status!.node);
   assert.deepEqual(gw.status?.ipUsage, { ipv4Total: 11, ipv4Free: 10, ipv6Total: 0, ipv6Free: 0 });
+  // The EIP gauge says what the status says.
+  const other = p.status!.node === 'n1' ? 'n2' : 'n1';
+  await eventually('EIP gauge', async () =>
+    (await env.metric('egressgateway_eips', { gateway: 'default', node: p.status!.node! })) === 1 &&
+    (await env.metric('egressgateway_eips', { gateway: 'default', node: other })) === 0 &&
+    (await env.metric('egressgateway_eip_placements_total', {
+      gateway: 'default',
+      reason: 'EIPAssigned',
+    })) === 1
+      ? true
+      : undefined,
+  );
 });
 
 test('a second policy on the default EIP is listed in the same entry (upstream lost it)', async () => {
@@ -172,6 +191,8 @@ test('failover: the node carrying the EIP goes NotReady and the EIP moves to the
     events.items.some((e) => e.reason === 'EIPMoved' && e.message?.includes(`from ${from} to ${to}`)),
   );
   assert.ok(ms < 5000, `moved after ${ms} ms`);
+  assert.ok((await env.metric('egressgateway_eip_placements_total', { reason: 'EIPMoved' })) >= 1);
+  assert.equal(await env.metric('egressgateway_eips', { gateway: 'default', node: to }), 1);
   // back to Ready: the EIP stays where it is now (stable)
   await setReady(from, true);
   await new Promise((r) => setTimeout(r, 1500));
@@ -358,4 +379,10 @@ test("a deleted node's EgressTunnel is released", async () => {
       return true;
     }
   });
+  await eventually('release counted', async () =>
+    (await env.metric('egress_ip_allocate_release_calls', { version: 'ipv4' })) === 1 &&
+    (await env.metric('egress_mark_release_calls')) === 1
+      ? true
+      : undefined,
+  );
 });
