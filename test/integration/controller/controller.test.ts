@@ -272,6 +272,40 @@ test('endpoint slices follow pods: create, label change, delete; removed with th
   await eventually('delete and relabel', async () =>
     (await podsIn()) === 'other=10.244.1.13' ? true : undefined,
   );
+  // Quick successive changes to one policy: each write builds on the previous one's answer,
+  // not on a cache that has not shown it yet; the end state is one slice with exactly the pods.
+  for (let i = 0; i < 6; i++) await mkPod(`q${i}`, `10.244.2.${i + 1}`, { app: 'visitors' });
+  for (let i = 0; i < 6; i += 2)
+    await core.patchNamespacedPod(
+      { name: `q${i}`, namespace: 'default', body: { metadata: { labels: { app: 'nope' } } } },
+      merge,
+    );
+  const quick = 'other=10.244.1.13 q1=10.244.2.2 q3=10.244.2.4 q5=10.244.2.6';
+  await eventually('quick changes land', async () => ((await podsIn()) === quick ? true : undefined));
+  assert.equal((await slicesNow()).length, 1, 'no second slice from a stale view');
+  // Someone else rewrites or deletes the slice: the controller puts back what the pods say.
+  const [mine] = (await slicesNow()) as (Slice & { metadata: { resourceVersion?: string } })[];
+  await custom.replaceNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egressendpointslices',
+    namespace: 'default',
+    name: mine!.metadata.name,
+    body: { ...mine, endpoints: [{ ns: 'default', pod: 'ghost', ipv4: ['10.9.9.9'], node: 'n1' }] },
+  });
+  await eventually('a foreign edit is undone', async () => ((await podsIn()) === quick ? true : undefined));
+  await custom.deleteNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'egressendpointslices',
+    namespace: 'default',
+    name: mine!.metadata.name,
+  });
+  await eventually('a deleted slice is recreated', async () =>
+    (await podsIn()) === quick && (await slicesNow())[0]?.metadata.name !== mine!.metadata.name
+      ? true
+      : undefined,
+  );
   await custom.deleteNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
