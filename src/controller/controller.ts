@@ -346,7 +346,7 @@ export function createControllers(
       const owner = sl.metadata?.labels?.[POLICY_LABEL];
       if (!owner) return;
       const ref = sl.metadata?.namespace ? `egp/${sl.metadata.namespace}/${owner}` : `egcp//${owner}`;
-      if (!sliceWrites.isEcho(ref, e, sl as SliceObject)) sliceQueue.add(ref);
+      if (!sliceWrites.echoed(ref, e, sl as SliceObject)) sliceQueue.add(ref);
     });
   }
   // Identity changes (and creations, deletions) need the allocating pass over all tunnels;

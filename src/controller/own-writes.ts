@@ -103,12 +103,22 @@ export class OwnWrites<T extends KubernetesObject> {
 
   /**
    * True when a watch event only shows our own last write (same resourceVersion) or deletion:
-   * it brings nothing the owner's next reconcile does not already know.
+   * it brings nothing the owner's next reconcile does not already know. The cache holds it
+   * now (handlers run after the cache is updated), so the entry is no longer needed.
    */
-  isEcho(owner: string, event: 'add' | 'update' | 'delete', obj: T): boolean {
-    const e = this.#byOwner.get(owner)?.get(obj.metadata?.name ?? '');
-    if (event === 'delete') return e?.state === 'deleted';
-    return e?.state === 'written' && e.resourceVersion === obj.metadata?.resourceVersion;
+  echoed(owner: string, event: 'add' | 'update' | 'delete', obj: T): boolean {
+    const m = this.#byOwner.get(owner);
+    const name = obj.metadata?.name ?? '';
+    const e = m?.get(name);
+    const echo =
+      event === 'delete'
+        ? e?.state === 'deleted'
+        : e?.state === 'written' && e.resourceVersion === obj.metadata?.resourceVersion;
+    if (echo) {
+      m!.delete(name);
+      if (m!.size === 0) this.#byOwner.delete(owner);
+    }
+    return echo;
   }
 
   forget(owner: string): void {
