@@ -285,22 +285,19 @@ test('endpoint slices follow pods: create, label change, delete; removed with th
   assert.equal((await slicesNow()).length, 1, 'no second slice from a stale view');
   // Someone else rewrites or deletes the slice: the controller puts back what the pods say.
   const [mine] = (await slicesNow()) as (Slice & { metadata: { resourceVersion?: string } })[];
-  await custom.replaceNamespacedCustomObject({
+  const theSlice = {
     group: GROUP,
     version: VERSION,
     plural: 'egressendpointslices',
     namespace: 'default',
     name: mine!.metadata.name,
+  };
+  await custom.replaceNamespacedCustomObject({
+    ...theSlice,
     body: { ...mine, endpoints: [{ ns: 'default', pod: 'ghost', ipv4: ['10.9.9.9'], node: 'n1' }] },
   });
   await eventually('a foreign edit is undone', async () => ((await podsIn()) === quick ? true : undefined));
-  await custom.deleteNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: 'egressendpointslices',
-    namespace: 'default',
-    name: mine!.metadata.name,
-  });
+  await custom.deleteNamespacedCustomObject(theSlice);
   await eventually('a deleted slice is recreated', async () =>
     (await podsIn()) === quick && (await slicesNow())[0]?.metadata.name !== mine!.metadata.name
       ? true
