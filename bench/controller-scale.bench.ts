@@ -239,6 +239,7 @@ import { createLogger } from '${join(ROOT, 'src/common/log.ts')}';
 import { createControllers } from '${join(ROOT, 'src/controller/controller.ts')}';
 import { loadKubeConfig } from '${join(ROOT, 'src/k8s/kubeconfig.ts')}';
 import { CustomObjectsApi } from '@kubernetes/client-node';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 const kc = loadKubeConfig(${JSON.stringify(cp.kubeconfigPath)});
 const c = createControllers(kc, parseConfig({}, 'enableIPv4: true\\ntunnelIpv4Subnet: 192.200.0.0/16\\n'), createLogger('scale', 'error'), undefined, ${JSON.stringify(process.env['EGW_SCALE_SLICE_WORKERS'] ? { sliceWorkers: Number(process.env['EGW_SCALE_SLICE_WORKERS']) } : {})});
 c.start(); void c.lead(new AbortController().signal);
@@ -246,7 +247,15 @@ process.on('SIGTERM', () => process.exit(0)); // so --cpu-prof can write its pro
 // Where a change's time goes: when the controller saw the pod change, when it sent the slice
 // update and when the apiserver answered (same clock as the bench: one machine).
 let trace = false;
-process.on('message', (m) => { if (m === 'trace') trace = true; });
+// The controller's event-loop delay per churn phase: time its own work keeps events waiting.
+const loop = monitorEventLoopDelay({ resolution: 5 });
+process.on('message', (m) => {
+  if (m === 'trace') { trace = true; loop.reset(); loop.enable(); }
+  if (m === 'loop') {
+    process.send?.({ loop: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } });
+    loop.reset();
+  }
+});
 // Sent in batches: one IPC message per event would add to the controller's CPU.
 let seen: [string, number][] = [];
 let writes: { keys: string[]; sent: number; done: number }[] = [];
@@ -539,6 +548,15 @@ setInterval(() => { const m = process.memoryUsage(); process.send?.({ rss: m.rss
         await new Promise((r) => setTimeout(r, 100));
       clearInterval(prober);
       const cpu = await cpuSince(cpuBefore);
+      const loop = await new Promise<{ p50: number; p99: number; max: number }>((resolve) => {
+        const onMessage = (m: { loop?: { p50: number; p99: number; max: number } }) => {
+          if (!m.loop) return;
+          child.off('message', onMessage);
+          resolve(m.loop);
+        };
+        child.on('message', onMessage);
+        child.send('loop');
+      });
       const lags = [...sliceSeen].map(([k, t]) => t - sentAt.get(k)!);
       const stage = (from: Map<string, number>, to: Map<string, number>) => {
         const d = [...to].filter(([k]) => from.has(k)).map(([k, t]) => t - from.get(k)!);
@@ -549,6 +567,7 @@ setInterval(() => { const m = process.memoryUsage(); process.send?.({ rss: m.rss
         'controller sees pod → slice write sent': stage(podSeen, writeSent),
         'slice write round trip': stage(writeSent, writeDone),
         'slice write sent → bench sees slice': stage(writeSent, sliceSeen),
+        'controller event-loop delay': `p50 ${loop.p50.toFixed(1)} p99 ${loop.p99.toFixed(1)} max ${loop.max.toFixed(1)}`,
       };
       const writesAfter = await apiserverRequests(cp.kubeconfigPath);
       const writes = requestsSince(writesBefore, writesAfter);
