@@ -23,14 +23,23 @@ interface AgentOptions {
   servername?: unknown;
 }
 
-/** What a pooled connection was opened with; a rotated certificate needs a new pool. */
-function tlsIdentity(o: AgentOptions): string {
-  const text = (v: unknown) => (v === undefined ? '' : Buffer.isBuffer(v) ? v.toString('base64') : String(v));
-  return [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername].map(text).join('\0');
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
+/**
+ * Whether two requests' TLS settings are the same (a rotated certificate needs a new pool).
+ * The library reads them afresh for every request, so buffers are compared by content, in
+ * place: this runs once per API call.
+ */
+function sameTls(a: AgentOptions, b: AgentOptions): boolean {
+  return TLS_FIELDS.every((f) => {
+    const x = a[f];
+    const y = b[f];
+    return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : x === y;
+  });
 }
 
 export class PooledKubeConfig extends KubeConfig {
-  readonly #dispatchers = new Map<string, { dispatcher: Dispatcher; tls: string }>();
+  readonly #dispatchers = new Map<string, { dispatcher: Dispatcher; tls: AgentOptions }>();
 
   constructor() {
     super();
@@ -46,14 +55,13 @@ export class PooledKubeConfig extends KubeConfig {
         cluster?.server ?? '',
         this.getCurrentUser()?.name ?? '',
       ]);
-      const tls = tlsIdentity(agentOptions);
       const shared = this.#dispatchers.get(key);
-      if (shared?.tls === tls) return shared.dispatcher;
+      if (shared && sameTls(shared.tls, agentOptions)) return shared.dispatcher;
       const fresh = build(cluster, agentOptions);
       if (!fresh) return undefined;
       // Requests in flight on the old pool finish; new ones use the new credentials.
       if (shared) void shared.dispatcher.close().catch(() => undefined);
-      this.#dispatchers.set(key, { dispatcher: fresh, tls });
+      this.#dispatchers.set(key, { dispatcher: fresh, tls: { ...agentOptions } });
       return fresh;
     };
   }
