@@ -631,8 +631,9 @@ export class LabKubelet {
       await this.#core.deleteNamespacedPod({
         name: pod.metadata!.name!,
         namespace: pod.metadata!.namespace!,
-        gracePeriodSeconds: 0,
-        body: { preconditions: { uid } },
+        // In the body: the apiserver ignores query parameters when a DeleteOptions body is
+        // sent, and a grace period left at its default keeps the pod Terminating for ever.
+        body: { gracePeriodSeconds: 0, preconditions: { uid } },
       });
     } catch (err) {
       if (!(err instanceof ApiException && (err.code === 404 || err.code === 409))) throw err;

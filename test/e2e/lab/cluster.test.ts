@@ -167,6 +167,18 @@ test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: 15 * 6
         `Remote IP: ${nodeIp(p.node)}`,
       );
     });
+
+    await t.test('kubectl delete pod: the pod object is gone and a replacement runs', async () => {
+      const victim = echo[0]!;
+      const t0 = Date.now();
+      // kubectl waits until the object is gone; a kubelet that never confirms leaves it
+      // Terminating and this times out.
+      await lab.kubectl(['delete', 'pod', victim.name, '--timeout', '60s']);
+      t.diagnostic(`kubectl delete pod took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      await assert.rejects(lab.kubectl(['get', 'pod', victim.name]), /NotFound|not found/);
+      echo = await runningPods(lab, 'app=echo', 3);
+      assert.ok(!echo.some((e) => e.name === victim.name));
+    });
   });
 
   await t.test('lab down leaves no namespace, link, route, mount, process or file behind', async () => {

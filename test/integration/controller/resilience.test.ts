@@ -1,15 +1,23 @@
 // The controller under faults, on a real apiserver: the leader dies mid-churn and the standby
 // takes over within one lease duration without moving or duplicating any EIP or mark; the
 // apiserver restarts and etcd is compacted under the watches (410) and the controller
-// recovers without a restart and converges.
+// recovers without a restart and converges. Uninstall's clean waits until a controller pod
+// still in its grace period is really gone, and leaves nothing behind.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../../src/api/schema/json-schema.ts';
 import { parseConfig } from '../../../src/common/config.ts';
 import { createLogger } from '../../../src/common/log.ts';
+import { clean } from '../../../src/controller/clean.ts';
 import { createControllers } from '../../../src/controller/controller.ts';
 import { LeaderElector } from '../../../src/k8s/leader-election.ts';
-import { type ControllerEnv, type FakeNode, startControllerEnv } from '../../support/controller-env.ts';
+import {
+  type ControllerEnv,
+  type FakeNode,
+  mergePatch,
+  startControllerEnv,
+} from '../../support/controller-env.ts';
 import { compactEtcd } from '../../support/etcd.ts';
 import { eventually } from '../../support/lab.ts';
 
@@ -165,3 +173,63 @@ test('apiserver crash and etcd compaction under the watches: the controller reco
   const s = await state(41);
   assert.equal(new Set(s.eips).size, 41);
 });
+
+test('uninstall: clean waits for a terminating controller pod, then nothing is left', async () => {
+  // The controller keeps reconciling (it re-creates tunnels) while its pod is terminating.
+  env.stopControllers();
+  env.startControllers();
+  const apps = env.kc.makeApiClient(AppsV1Api);
+  const labels = { app: 'egw-controller-under-test' };
+  await apps.createNamespacedDeployment({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'egw-controller' },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'none' }] } },
+      },
+    },
+  });
+  // A pod marked for deletion but held by a finalizer: what a pod in its grace period looks like.
+  await env.core.createNamespacedPod({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'egw-controller-old', labels, finalizers: ['test.egressgateway/hold'] },
+      spec: { containers: [{ name: 'c', image: 'none' }] },
+    },
+  });
+  await env.core.deleteNamespacedPod({ name: 'egw-controller-old', namespace: 'default' });
+  await eventually('tunnels exist', async () =>
+    (await listNames('egresstunnels')).length === 4 ? true : undefined,
+  );
+
+  let cleaned = false;
+  const log = createLogger('clean', 'error');
+  const cleaning = clean(
+    env.kc,
+    { validate: 'none', mutating: 'none', controller: 'default/egw-controller' },
+    log,
+  ).then(() => {
+    cleaned = true;
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(cleaned, false, 'clean went on while a controller pod still existed');
+  // The old controller exits; its pod goes away.
+  env.stopControllers();
+  await env.core.patchNamespacedPod(
+    { name: 'egw-controller-old', namespace: 'default', body: { metadata: { finalizers: null } } },
+    mergePatch,
+  );
+  await cleaning;
+  for (const plural of ['egresspolicies', 'egresstunnels', 'egressgateways', 'egressendpointslices']) {
+    assert.deepEqual(await listNames(plural), [], `${plural} left behind`);
+  }
+});
+
+async function listNames(plural: string): Promise<string[]> {
+  const list = (await env.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as {
+    items: { metadata: { name: string } }[];
+  };
+  return list.items.map((i) => i.metadata.name);
+}
