@@ -1,11 +1,14 @@
-// The agent process (image egressgateway-agent, /usr/bin/agent), one per node.
-// Today it loads and checks the configuration the chart renders and serves its health
-// endpoints, so the DaemonSet is installable; the datapath (tunnel, policy routing, SNAT,
-// ARP/NDP for EIPs) is the next milestone and is not claimed here.
+// The agent process (image egressgateway-agent, /usr/bin/agent), one per node (hostNetwork,
+// privileged): programs this node's datapath (tunnel device, peers, mark routing, nft
+// rules, EIP announcement) from the egress objects and reports its tunnel's underlay.
+
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { startHealthServer } from '../common/health.ts';
 import { createLogger } from '../common/log.ts';
-import { newRegistry, startMetricsServer } from '../common/metrics.ts';
+import { agentMetrics, newRegistry, startMetricsServer } from '../common/metrics.ts';
+import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { createAgent } from './agent.ts';
+import { Kernel } from './kernel.ts';
 
 async function main(): Promise<void> {
   const config = await loadConfig();
@@ -14,21 +17,31 @@ async function main(): Promise<void> {
     throw new ConfigError(['NODE_NAME: empty; set it from spec.nodeName (downward API)']);
   log.info({ config }, 'configuration');
   const registry = newRegistry('agent');
+  const metrics = agentMetrics(registry);
+  const agent = createAgent({
+    kc: loadKubeConfig(),
+    config,
+    kernel: new Kernel({ log }),
+    log,
+    onSync: (seconds, ok) => metrics.syncSeconds.observe({ result: ok ? 'ok' : 'error' }, seconds),
+  });
   const health = await startHealthServer(config.env.healthProbeBindAddress, {
     healthz: { ping: () => true },
-    readyz: { config: () => true },
+    readyz: { datapath: () => agent.ready() },
   });
-  const metrics = config.env.metricsBindAddress
+  const metricsServer = config.env.metricsBindAddress
     ? await startMetricsServer(registry, config.env.metricsBindAddress)
     : undefined;
-  log.warn('datapath not implemented yet: this agent programs nothing');
+  // Stopping leaves the datapath as it is: a restarting agent must not cut traffic.
   const stop = async () => {
+    agent.stop();
     await health.close();
-    metrics?.close();
+    metricsServer?.close();
     process.exit(0);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  await agent.start();
 }
 
 await main().catch((err: unknown) => {

@@ -12,6 +12,19 @@ export function newRegistry(component: string): Registry {
   return registry;
 }
 
+/** The agent's datapath syncs (plan → kernel). */
+export function agentMetrics(registry: Registry) {
+  return {
+    syncSeconds: new Histogram({
+      name: 'egressgateway_agent_sync_seconds',
+      help: 'Time per datapath sync (plan and kernel changes), by result',
+      labelNames: ['result'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
 /** Work-queue and reconcile metrics, named like controller-runtime's so dashboards carry over. */
 export function controllerMetrics(registry: Registry) {
   return {

@@ -1,0 +1,256 @@
+// The agent's loop: caches of the egress objects → plan (pure) → kernel (diffs only).
+// Level-triggered: any change schedules one sync of everything; a periodic sync repairs
+// what someone else changed in the kernel. The agent also reports its underlay interface
+// and a heartbeat in its own EgressTunnel status, which makes the tunnel Ready.
+import {
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../api/schema/json-schema.ts';
+import type {
+  EgressClusterInfo,
+  EgressClusterPolicy,
+  EgressEndpointSlice,
+  EgressPolicy,
+  EgressTunnel,
+} from '../api/types.generated.ts';
+import type { Config } from '../common/config.ts';
+import type { Family } from '../common/ip.ts';
+import type { Logger } from '../common/log.ts';
+import { POLICY_NAME_LABEL } from '../controller/planners/endpoint-slices.ts';
+import { Informer } from '../k8s/informer.ts';
+import type { Kernel } from './kernel.ts';
+import { renderNft } from './nft-render.ts';
+import { type DatapathPlan, type ParentInterface, planDatapath, type SliceView } from './planner.ts';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface AgentOptions {
+  kc: KubeConfig;
+  config: Config;
+  kernel: Kernel;
+  log: Logger;
+  /** full re-apply period (repairs outside changes); default 30 s */
+  resyncMs?: number;
+  onSync?: (seconds: number, ok: boolean) => void;
+}
+
+export interface Agent {
+  start(): Promise<void>;
+  stop(): void;
+  /** true after the first complete sync */
+  ready(): boolean;
+  /** the last plan applied (for tests and egctl) */
+  lastPlan(): DatapathPlan | undefined;
+}
+
+function informer<T extends KubernetesObject>(kc: KubeConfig, plural: string, kind: string, log: Logger) {
+  return new Informer<T>(kc, {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind,
+    path: `/apis/${GROUP}/${VERSION}/${plural}`,
+    log,
+  });
+}
+
+export function createAgent(o: AgentOptions): Agent {
+  const { kc, config, kernel, log } = o;
+  const f = config.feature;
+  const node = config.env.nodeName;
+  const families: Family[] = [...(f.enableIPv4 ? [4 as const] : []), ...(f.enableIPv6 ? [6 as const] : [])];
+  const tunnels = informer<EgressTunnel & KubernetesObject>(kc, 'egresstunnels', 'EgressTunnel', log);
+  const policies = informer<EgressPolicy & KubernetesObject>(kc, 'egresspolicies', 'EgressPolicy', log);
+  const clusterPolicies = informer<EgressClusterPolicy & KubernetesObject>(
+    kc,
+    'egressclusterpolicies',
+    'EgressClusterPolicy',
+    log,
+  );
+  const slices = informer<EgressEndpointSlice & KubernetesObject>(
+    kc,
+    'egressendpointslices',
+    'EgressEndpointSlice',
+    log,
+  );
+  const clusterSlices = informer<EgressEndpointSlice & KubernetesObject>(
+    kc,
+    'egressclusterendpointslices',
+    'EgressClusterEndpointSlice',
+    log,
+  );
+  const infos = informer<EgressClusterInfo & KubernetesObject>(
+    kc,
+    'egressclusterinfos',
+    'EgressClusterInfo',
+    log,
+  );
+  const all = [tunnels, policies, clusterPolicies, slices, clusterSlices, infos];
+  const custom = kc.makeApiClient(CustomObjectsApi);
+
+  let stopped = false;
+  let isReady = false;
+  let plan: DatapathPlan | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let lastFull = 0;
+  let lastBeat = 0;
+  let lastProblems = '';
+  let sysctlsDone = false;
+  const resyncMs = o.resyncMs ?? 30_000;
+
+  const schedule = (delayMs = 20) => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      running = syncOnce().finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          schedule();
+        }
+      });
+    }, delayMs);
+  };
+
+  const sliceViews = (): SliceView[] => [
+    ...slices.list().map((s) => ({
+      policyKey: `${s.metadata?.namespace ?? ''}/${s.metadata?.labels?.[POLICY_NAME_LABEL] ?? ''}`,
+      endpoints: Array.isArray(s.endpoints) ? s.endpoints : [],
+    })),
+    ...clusterSlices.list().map((s) => ({
+      policyKey: s.metadata?.labels?.[POLICY_NAME_LABEL] ?? '',
+      endpoints: Array.isArray(s.endpoints) ? s.endpoints : [],
+    })),
+  ];
+
+  /** Own tunnel status: the underlay interface, and a heartbeat when failover needs one. */
+  async function report(parent: ParentInterface | undefined): Promise<void> {
+    const own = tunnels.get(node);
+    if (!own || !parent) return;
+    const cur = own.status?.tunnel?.parent;
+    const same = cur?.name === parent.name && cur?.ipv4 === parent.ipv4 && cur?.ipv6 === parent.ipv6;
+    const beatDue =
+      f.gatewayFailover.enable && Date.now() - lastBeat >= f.gatewayFailover.tunnelUpdatePeriod * 1000;
+    if (same && !beatDue) return;
+    const now = new Date().toISOString();
+    await custom.patchClusterCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: 'egresstunnels',
+        name: node,
+        body: {
+          status: {
+            tunnel: { parent: { name: parent.name, ipv4: parent.ipv4 ?? null, ipv6: parent.ipv6 ?? null } },
+            lastHeartbeatTime: now,
+          },
+        },
+      },
+      mergePatch,
+    );
+    lastBeat = Date.now();
+  }
+
+  async function syncOnce(): Promise<void> {
+    const t0 = performance.now();
+    try {
+      if (!sysctlsDone) {
+        if (f.enableIPv4) await kernel.sysctl('net/ipv4/ip_forward', '1');
+        if (f.enableIPv6) await kernel.sysctl('net/ipv6/conf/all/forwarding', '1');
+        sysctlsDone = true;
+      }
+      const parent = await kernel.detectParent(f.tunnelDetectMethod, families);
+      await report(parent);
+      const next = planDatapath(
+        {
+          node,
+          families: { ipv4: f.enableIPv4, ipv6: f.enableIPv6 },
+          vxlan: f.vxlan,
+          markBase: f.mark,
+          tunnelSubnets: {
+            ...(f.enableIPv4 ? { ipv4: f.tunnelIpv4Subnet } : {}),
+            ...(f.enableIPv6 ? { ipv6: f.tunnelIpv6Subnet } : {}),
+          },
+        },
+        {
+          ...(parent ? { parent } : {}),
+          tunnels: tunnels.list(),
+          policies: policies.list(),
+          clusterPolicies: clusterPolicies.list(),
+          slices: sliceViews(),
+          ...(infos.get('default') ? { clusterInfo: infos.get('default')! } : {}),
+        },
+      );
+      const problems = next.problems.join('\n');
+      if (problems !== lastProblems) {
+        if (problems) log.warn({ problems: next.problems }, 'skipped what does not parse or is not ready');
+        lastProblems = problems;
+      }
+      const full = Date.now() - lastFull >= resyncMs;
+      // Without our own tunnel identity there is no tunnel to route into yet; the packet
+      // rules still apply (SNAT on this node needs no tunnel).
+      if (next.vxlan) {
+        await kernel.applyVxlan(next.vxlan, families);
+        await kernel.applyPeers(next.vxlan.name, next.peers);
+        await kernel.applyRoutes(next.vxlan.name, next.routes, f.mark, families);
+      }
+      if (f.enableIPv6 && parent && next.announce.some((ip) => ip.includes(':'))) {
+        await kernel.sysctl(`net/ipv6/conf/${parent.name}/proxy_ndp`, '1');
+        await kernel.sysctl(`net/ipv6/neigh/${parent.name}/proxy_delay`, '0');
+      }
+      await kernel.applyNft(renderNft(next, { markBase: f.mark, vxlanName: f.vxlan.name }), full);
+      if (parent) {
+        const added = await kernel.applyAnnounce(parent.name, next.announce, families);
+        for (const ip of added) {
+          log.info({ eip: ip, interface: parent.name }, 'EIP announced here');
+          void kernel.gratuitousArp(parent.name, ip).catch((err: unknown) => {
+            log.warn({ eip: ip, err: String(err) }, 'gratuitous ARP failed');
+          });
+        }
+      }
+      if (full) lastFull = Date.now();
+      plan = next;
+      isReady = true;
+      o.onSync?.((performance.now() - t0) / 1000, true);
+    } catch (err) {
+      log.error({ err: String(err) }, 'datapath sync failed; retrying');
+      o.onSync?.((performance.now() - t0) / 1000, false);
+      clearTimeout(timer);
+      timer = setTimeout(() => schedule(0), 1000);
+    }
+  }
+
+  let tick: NodeJS.Timeout | undefined;
+  return {
+    async start() {
+      for (const i of all) {
+        i.onChange(() => schedule());
+        void i.run();
+      }
+      await Promise.all(all.map((i) => i.synced));
+      schedule(0);
+      // The periodic pass: heartbeats, repairs, interface changes.
+      const every = Math.min(
+        resyncMs,
+        f.gatewayFailover.enable ? f.gatewayFailover.tunnelUpdatePeriod * 1000 : resyncMs,
+      );
+      tick = setInterval(() => schedule(0), every);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(tick);
+      for (const i of all) i.stop();
+    },
+    ready: () => isReady,
+    lastPlan: () => plan,
+  };
+}
