@@ -1,0 +1,237 @@
+// The seed's Quick Start from every node, on the real kernel: the chart installed with helm,
+// the seed's EgressGateway and EgressPolicy applied, and pods on every node (gateway or not)
+// reach the external server as `Remote IP: <EIP>`; unselected pods keep their node address;
+// destination filters, the EIP never being a local address, an agent restart that loses no
+// traffic state, and a deleted policy that leaves nothing behind in the kernel.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { run } from '../../../src/common/exec.ts';
+import {
+  curlFromPod,
+  eventually,
+  type Lab,
+  type PodView,
+  runningPods,
+  visitorYaml,
+  withLab,
+} from '../../support/lab.ts';
+import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
+
+const SERVER = 'http://10.6.1.92:8080';
+const EIP = '172.22.0.110';
+const NODE_IPS: Record<string, string> = {
+  'egressgateway-control-plane': '172.22.0.2',
+  'egressgateway-worker': '172.22.0.3',
+  'egressgateway-worker2': '172.22.0.4',
+};
+
+const inNode = (node: string, cmd: string[]) => run('ip', ['netns', 'exec', `egwlab-${node}`, ...cmd]);
+
+async function carrier(lab: Lab, policy: string): Promise<string> {
+  return eventually(`policy ${policy} placed`, async () => {
+    const node = (await lab.kubectl(['get', 'egp', policy, '-o', 'jsonpath={.status.node}'])).trim();
+    return node || undefined;
+  });
+}
+
+/** Every pod's answer from the external server, once all of them show `want(pod)`. */
+async function allSee(lab: Lab, pods: PodView[], want: (p: PodView) => string, what: string): Promise<void> {
+  for (const p of pods) {
+    const seen = await eventually(`${what}: ${p.name} on ${p.node}`, async () => {
+      const body = await curlFromPod(lab, p.name, SERVER);
+      return body === `Remote IP: ${want(p)}` ? body : undefined;
+    });
+    assert.equal(seen, `Remote IP: ${want(p)}`, `${p.name} on ${p.node}`);
+  }
+}
+
+test('egress through the gateway: the seed Quick Start from every node', {
+  timeout: 15 * 60_000,
+}, async (t) => {
+  await withLab(['--nodes', '3'], async (lab) => {
+    let visitors: PodView[] = [];
+    let bystanders: PodView[] = [];
+    let gatewayNode = '';
+
+    await t.test('helm install, the seed gateway and policy, pods on every node', async () => {
+      await lab.lab(
+        [
+          'helm',
+          'install',
+          'egressgateway',
+          'charts/egressgateway',
+          '-n',
+          'kube-system',
+          '--set',
+          'feature.tunnelIpv4Subnet=192.200.0.1/16',
+          '--wait',
+          '--timeout',
+          '180s',
+        ],
+        { timeoutMs: 240_000 },
+      );
+      await lab.kubectl([
+        'label',
+        'node',
+        'egressgateway-worker',
+        'egressgateway-worker2',
+        'egressgateway=true',
+      ]);
+      await lab.apply(SEED_GATEWAY);
+      await lab.apply(SEED_POLICY);
+      await lab.apply(visitorYaml('visitor', 3));
+      await lab.apply(visitorYaml('bystander', 3));
+      visitors = await runningPods(lab, 'app=visitor', 3);
+      bystanders = await runningPods(lab, 'app=bystander', 3);
+      assert.equal(new Set(visitors.map((p) => p.node)).size, 3, 'a visitor on every node');
+      gatewayNode = await carrier(lab, 'test');
+      assert.ok(['egressgateway-worker', 'egressgateway-worker2'].includes(gatewayNode), gatewayNode);
+      const eip = (await lab.kubectl(['get', 'egp', 'test', '-o', 'jsonpath={.status.eip.ipv4}'])).trim();
+      assert.equal(eip, EIP);
+      t.diagnostic(`policy test carried by ${gatewayNode} with EIP ${eip}`);
+    });
+
+    await t.test(
+      'selected pods on every node leave with the EIP, others with their node address',
+      async () => {
+        await allSee(lab, visitors, () => EIP, 'visitor via the gateway');
+        await allSee(lab, bystanders, (p) => NODE_IPS[p.node]!, 'bystander unchanged');
+      },
+    );
+
+    await t.test('the EIP is never a local address: node services do not answer on it', async () => {
+      for (const node of Object.keys(NODE_IPS)) {
+        const addrs = (await inNode(node, ['ip', '-j', 'addr', 'show'])).stdout;
+        assert.ok(!addrs.includes(`"${EIP}"`), `${EIP} is an address on ${node}`);
+      }
+      // The agent's health endpoint listens on every address of the gateway node: it
+      // answers on the node address and not on the EIP, from the external host.
+      const health = await lab.kubectl([
+        'get',
+        'ds',
+        '-n',
+        'kube-system',
+        'egressgateway-agent',
+        '-o',
+        'jsonpath={.spec.template.spec.containers[0].readinessProbe.httpGet.port}',
+      ]);
+      const port = Number(health.trim());
+      assert.ok(port > 0, `agent health port ${health}`);
+      const curlExt = (ip: string) =>
+        run(
+          'ip',
+          ['netns', 'exec', 'egwlab-external', 'curl', '-sS', '-m', '2', `http://${ip}:${port}/readyz`],
+          {
+            okCodes: [0, 7, 28],
+          },
+        );
+      assert.equal((await curlExt(NODE_IPS[gatewayNode]!)).code, 0, 'the node address answers');
+      assert.notEqual((await curlExt(EIP)).code, 0, 'the EIP must not reach node services');
+    });
+
+    await t.test('destSubnet: only the listed destinations go through the gateway', async () => {
+      const policy = (
+        name: string,
+        app: string,
+        dest: string,
+      ) => `apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressPolicy
+metadata: {name: ${name}, namespace: default}
+spec:
+  egressGatewayName: default
+  appliedTo: {podSelector: {matchLabels: {app: ${app}}}}
+  destSubnet: ["${dest}"]
+`;
+      await lab.apply(visitorYaml('listed', 3));
+      await lab.apply(visitorYaml('unlisted', 3));
+      await lab.apply(policy('listed', 'listed', '10.6.1.0/24'));
+      await lab.apply(policy('unlisted', 'unlisted', '10.99.0.0/16'));
+      const listed = await runningPods(lab, 'app=listed', 3);
+      const unlisted = await runningPods(lab, 'app=unlisted', 3);
+      await carrier(lab, 'listed');
+      await carrier(lab, 'unlisted');
+      await allSee(lab, listed, () => EIP, 'destination listed');
+      // Settle first (the policy's rules are in place), then the server must see node IPs.
+      await eventually('unlisted policy programmed on every node', async () => {
+        for (const node of Object.keys(NODE_IPS)) {
+          const table = (await inNode(node, ['nft', 'list', 'table', 'inet', 'egressgateway'])).stdout;
+          if (!table.includes('EgressPolicy default/unlisted') && !table.includes('10.99.0.0/16'))
+            return undefined;
+        }
+        return true;
+      });
+      await allSee(lab, unlisted, (p) => NODE_IPS[p.node]!, 'destination not listed');
+    });
+
+    await t.test('an agent restart changes nothing in the kernel and traffic keeps flowing', async () => {
+      const snapshot = async () =>
+        (
+          await Promise.all(
+            Object.keys(NODE_IPS).map(async (node) =>
+              [
+                (await inNode(node, ['nft', 'list', 'table', 'inet', 'egressgateway'])).stdout,
+                (await inNode(node, ['ip', 'rule', 'show'])).stdout,
+                (await inNode(node, ['ip', 'route', 'show', 'proto', '114'])).stdout,
+                (await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout,
+                (
+                  await inNode(node, ['ip', '-d', 'link', 'show', 'egress.vxlan'])
+                ).stdout.replace(/\d+ (bytes|packets)/g, ''),
+              ].join('\n'),
+            ),
+          )
+        ).join('\n---\n');
+      const before = await snapshot();
+      const agent = (
+        await lab.kubectl([
+          'get',
+          'pods',
+          '-n',
+          'kube-system',
+          '-l',
+          'app.kubernetes.io/component=agent',
+          '--field-selector',
+          `spec.nodeName=${gatewayNode}`,
+          '-o',
+          'jsonpath={.items[0].metadata.name}',
+        ])
+      ).trim();
+      assert.ok(agent, 'agent pod on the gateway node');
+      await lab.kubectl(['delete', 'pod', '-n', 'kube-system', agent, '--wait=false']);
+      // While the agent is away the datapath stays: the visitors still leave with the EIP.
+      await allSee(lab, visitors, () => EIP, 'during the agent restart');
+      await eventually('a new agent Ready on the gateway node', async () => {
+        const out = await lab.kubectl([
+          'get',
+          'pods',
+          '-n',
+          'kube-system',
+          '-l',
+          'app.kubernetes.io/component=agent',
+          '--field-selector',
+          `spec.nodeName=${gatewayNode}`,
+          '-o',
+          'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
+        ]);
+        return out.split(' ').some((x) => x.endsWith('=True') && !x.startsWith(`${agent}=`))
+          ? true
+          : undefined;
+      });
+      assert.equal(await snapshot(), before);
+      await allSee(lab, visitors, () => EIP, 'after the agent restart');
+    });
+
+    await t.test('deleting the policy removes its rules and the EIP announcement', async () => {
+      await lab.kubectl(['delete', 'egp', 'test', 'listed', 'unlisted']);
+      await allSee(lab, visitors, (p) => NODE_IPS[p.node]!, 'policy deleted');
+      await eventually('no policy rule and no EIP left on any node', async () => {
+        for (const node of Object.keys(NODE_IPS)) {
+          const table = (await inNode(node, ['nft', 'list', 'table', 'inet', 'egressgateway'])).stdout;
+          if (table.includes('EgressPolicy')) return undefined;
+          if ((await inNode(node, ['ip', 'route', 'show', 'proto', '114'])).stdout.trim()) return undefined;
+          if ((await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.includes(EIP)) return undefined;
+        }
+        return true;
+      });
+    });
+  });
+});
