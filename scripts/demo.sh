@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # The main job: bring the lab cluster up, install our chart with helm as the seed README
 # does, apply the seed's EgressGateway and EgressPolicy, and show what happens.
-# Today: the control plane, webhook and controller work (EIPs are allocated, statuses
-# written); the agent datapath that makes traffic actually leave with the EIP is the next
-# milestone, so the visitor pod still leaves with its node's address. The script says so
-# rather than pretending.
+# A visitor pod on the control-plane node (not a gateway node) reaches the external server,
+# which answers with the source address it saw: the EIP. The script fails if it is not.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$REPO_ROOT"
@@ -51,21 +49,36 @@ if ! $lab kubectl get deployment visitor >/dev/null 2>&1; then
     '{"spec":{"template":{"spec":{"nodeSelector":{"kubernetes.io/hostname":"egressgateway-control-plane"}}}}}'
 fi
 $lab kubectl rollout status deployment visitor --timeout 60s
+log "waiting for the policy to be placed on a gateway node"
+for _ in $(seq 1 120); do
+  node=$($lab kubectl get egp test -o jsonpath='{.status.node}')
+  [ -n "$node" ] && break
+  sleep 0.5
+done
+[ -n "$node" ] || die "policy test was not placed on a gateway node within 60 s"
 $lab kubectl get egw,egp,egt -A
-$lab kubectl get egw default -o jsonpath='{.spec.ippools.ipv4DefaultEIP}{"\n"}'
+eip=$($lab kubectl get egp test -o jsonpath='{.status.eip.ipv4}')
 pod=$($lab kubectl get pods -l app=visitor -o jsonpath='{.items[0].metadata.name}')
-log "from $pod: curl 10.6.1.92:8080"
-$lab exec "$pod" -- curl -sS -m 5 10.6.1.92:8080
+log "from $pod on egressgateway-control-plane: curl 10.6.1.92:8080 (the policy leaves through $node)"
+answer=""
+for _ in $(seq 1 20); do
+  answer=$($lab exec "$pod" -- curl -sS -m 3 10.6.1.92:8080 || true)
+  [ "$answer" = "Remote IP: $eip" ] && break
+  sleep 0.5
+done
+echo "$answer"
+[ "$answer" = "Remote IP: $eip" ] || die "expected 'Remote IP: $eip' from the external server, got '$answer'"
 cat <<MSG
 
 What you see:
   - the chart installed with helm --wait: controller (webhook) and one agent per node;
-  - the webhook defaulted the gateway's ipv4DefaultEIP (172.22.0.110, as in the seed);
-  - the controller manages one EgressTunnel per node (kubectl get egt) and lists the gateway's
-    nodes in its status; they stay Init because no agent reports a tunnel yet, so the EIP is
-    not placed and policy "test" shows no node (as upstream shows an unplaced EIP);
-  - the visitor still leaves with its node's address: the agent datapath (VXLAN to the
-    gateway node, SNAT to the EIP, ARP for it) is the next milestone, not built yet.
-Explore: lab/bin/lab kubectl …, lab/bin/lab exec $pod -- …, lab/bin/lab node off egressgateway-worker
+  - the webhook defaulted the gateway's ipv4DefaultEIP ($eip, as in the seed);
+  - the agents brought up their tunnels (kubectl get egt: Ready) and the controller placed
+    policy "test" on gateway node $node;
+  - the visitor pod on the control-plane node, which is not a gateway node, reached the
+    external server through the VXLAN tunnel to $node, which SNATed it to the EIP:
+    the server saw "Remote IP: $eip".
+Explore: lab/bin/lab kubectl …, lab/bin/lab exec $pod -- …,
+  ip netns exec egwlab-$node nft list table inet egressgateway
 Stop: lab/bin/lab down
 MSG

@@ -40,7 +40,8 @@ export interface AgentOptions {
 
 export interface Agent {
   start(): Promise<void>;
-  stop(): void;
+  /** stops watching; removes the datapath only if this node's tunnel is gone */
+  stop(): Promise<void>;
   /** true after the first complete sync */
   ready(): boolean;
   /** the last plan applied (for tests and egctl) */
@@ -100,6 +101,7 @@ export function createAgent(o: AgentOptions): Agent {
   let lastBeat = 0;
   let lastProblems = '';
   let sysctlsDone = false;
+  let tornDown = false;
   const resyncMs = o.resyncMs ?? 30_000;
 
   const schedule = (delayMs = 20) => {
@@ -168,6 +170,20 @@ export function createAgent(o: AgentOptions): Agent {
         sysctlsDone = true;
       }
       const parent = await kernel.detectParent(f.tunnelDetectMethod, families);
+      if (!tunnels.get(node)) {
+        // No identity for this node (node removed, or the product uninstalled): nothing
+        // may stay behind. A fresh node has nothing to remove, so this is cheap there.
+        if (!tornDown) {
+          await kernel.teardown(f.vxlan.name, f.mark, families, parent?.name);
+          log.info('no EgressTunnel for this node: datapath removed');
+          tornDown = true;
+        }
+        plan = undefined;
+        isReady = true;
+        o.onSync?.((performance.now() - t0) / 1000, true);
+        return;
+      }
+      tornDown = false;
       await report(parent);
       const next = planDatapath(
         {
@@ -244,11 +260,28 @@ export function createAgent(o: AgentOptions): Agent {
       );
       tick = setInterval(() => schedule(0), every);
     },
-    stop() {
+    async stop() {
       stopped = true;
       clearTimeout(timer);
       clearInterval(tick);
       for (const i of all) i.stop();
+      await running;
+      // Uninstall deletes the tunnels before the agents: if ours is gone, leave nothing
+      // behind. Any other stop (restart, upgrade, node drain) keeps the datapath as it is.
+      if (tornDown) return;
+      try {
+        await custom.getClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: 'egresstunnels',
+          name: node,
+        });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) return;
+        const parent = await kernel.detectParent(f.tunnelDetectMethod, families).catch(() => undefined);
+        await kernel.teardown(f.vxlan.name, f.mark, families, parent?.name);
+        log.info('no EgressTunnel for this node at shutdown: datapath removed');
+      }
     },
     ready: () => isReady,
     lastPlan: () => plan,

@@ -6,10 +6,11 @@
 // permanent entries on our own device, our own nft table.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertSafeName, run } from '../common/exec.ts';
+import { assertSafeName, type RunOptions, run } from '../common/exec.ts';
 import type { Family } from '../common/ip.ts';
 import { familyOf } from '../common/ip.ts';
 import type { Logger } from '../common/log.ts';
+import { NFT_TABLE } from './nft-render.ts';
 import type { MarkRoute, ParentInterface, PeerPlan, VxlanPlan } from './planner.ts';
 
 /** `ip rule` priority of the per-node mark rules (upstream's value). */
@@ -19,9 +20,9 @@ export const ROUTE_PROTO = 114;
 
 export interface KernelOptions {
   log: Logger;
-  /** where /proc/sys is (tests point it elsewhere) */
-  sysctlRoot?: string;
-  bin?: Partial<Record<'ip' | 'bridge' | 'nft' | 'arping', string>>;
+  /** a network namespace to work in (tests); default: the process's own */
+  netns?: string;
+  bin?: Partial<Record<Tool, string>>;
 }
 
 interface LinkJson {
@@ -63,20 +64,31 @@ interface RouteJson {
   dev?: string;
 }
 
+type Tool = 'ip' | 'bridge' | 'nft' | 'arping' | 'sysctl';
+
 const familyFlag = (f: Family) => (f === 4 ? '-4' : '-6');
 
 export class Kernel {
   readonly #o: KernelOptions;
-  readonly #bin: Record<'ip' | 'bridge' | 'nft' | 'arping', string>;
+  readonly #bin: Record<Tool, string>;
   #lastNft = '';
 
   constructor(o: KernelOptions) {
     this.#o = o;
-    this.#bin = { ip: 'ip', bridge: 'bridge', nft: 'nft', arping: 'arping', ...o.bin };
+    this.#bin = { ip: 'ip', bridge: 'bridge', nft: 'nft', arping: 'arping', sysctl: 'sysctl', ...o.bin };
+    if (o.netns) assertSafeName('network namespace', o.netns);
+  }
+
+  /** Runs one of our tools, inside the configured network namespace if there is one. */
+  #run(tool: Tool, args: string[], opts: RunOptions = {}) {
+    const ns = this.#o.netns;
+    return ns
+      ? run(this.#bin.ip, ['netns', 'exec', ns, this.#bin[tool], ...args], opts)
+      : run(this.#bin[tool], args, opts);
   }
 
   async #json<T>(file: 'ip' | 'bridge', args: string[]): Promise<T[]> {
-    const r = await run(this.#bin[file], ['-j', ...args], { okCodes: [0, 1] });
+    const r = await this.#run(file, ['-j', ...args], { okCodes: [0, 1] });
     if (r.code !== 0) return [];
     const text = r.stdout.trim();
     return text ? (JSON.parse(text) as T[]) : [];
@@ -84,12 +96,15 @@ export class Kernel {
 
   async #batch(file: 'ip' | 'bridge', lines: string[], pre: string[] = []): Promise<void> {
     if (lines.length === 0) return;
-    await run(this.#bin[file], [...pre, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+    await this.#run(file, [...pre, '-batch', '-'], { input: `${lines.join('\n')}\n` });
   }
 
   /** Writes a sysctl by path relative to /proc/sys (slash form, so dotted names work). */
   async sysctl(path: string, value: string): Promise<void> {
-    await writeFile(join(this.#o.sysctlRoot ?? '/proc/sys', path), value);
+    // /proc/sys/net shows the namespace of the process that reads it: in another
+    // namespace, the sysctl tool runs there instead.
+    if (this.#o.netns) await this.#run('sysctl', ['-q', '-w', `${path}=${value}`]);
+    else await writeFile(join('/proc/sys', path), value);
   }
 
   /** The underlay interface: the default route's device, or a named one. */
@@ -227,7 +242,7 @@ export class Kernel {
   /** Replaces our nft table in one transaction, unless the text is what we last applied. */
   async applyNft(text: string, force = false): Promise<boolean> {
     if (!force && text === this.#lastNft) return false;
-    await run(this.#bin.nft, ['-f', '-'], { input: text });
+    await this.#run('nft', ['-f', '-'], { input: text });
     this.#lastNft = text;
     return true;
   }
@@ -277,12 +292,29 @@ export class Kernel {
     return added;
   }
 
+  /**
+   * Removes everything of ours from this node: the nft table, the mark rules and their
+   * tables, the EIP routes and proxy entries, the tunnel device. For a node whose tunnel
+   * identity is gone (node removed, product uninstalled).
+   */
+  async teardown(device: string, markBase: number, families: Family[], uplink?: string): Promise<void> {
+    const name = assertSafeName('tunnel device', device, 15);
+    await this.#run('nft', ['-f', '-'], {
+      input: `table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`,
+    });
+    this.#lastNft = '';
+    await this.applyRoutes(name, [], markBase, families);
+    if (uplink) await this.applyAnnounce(uplink, [], families);
+    const [link] = await this.#json<LinkJson>('ip', ['link', 'show', 'dev', name]);
+    if (link) await this.#run('ip', ['link', 'del', 'dev', name]);
+  }
+
   /** Tells the segment the EIP moved here. Not awaited by callers: arping waits for answers. */
   async gratuitousArp(uplink: string, ip: string): Promise<void> {
     if (familyOf(ip) !== 4) return;
     const dev = assertSafeName('interface', uplink, 15);
     // Debian's arping exits 1 in -U mode (no replies expected): not an error.
-    await run(this.#bin.arping, ['-U', '-c', '1', '-i', dev, '-S', ip, ip], {
+    await this.#run('arping', ['-U', '-c', '1', '-i', dev, '-S', ip, ip], {
       okCodes: [0, 1],
       timeoutMs: 5000,
     });

@@ -16,6 +16,8 @@ async function main(): Promise<void> {
   if (!config.env.nodeName)
     throw new ConfigError(['NODE_NAME: empty; set it from spec.nodeName (downward API)']);
   log.info({ config }, 'configuration');
+  if (config.feature.datapathMode === 'iptables')
+    log.warn('datapathMode iptables: the iptables backend is not built yet; using nftables');
   const registry = newRegistry('agent');
   const metrics = agentMetrics(registry);
   const agent = createAgent({
@@ -32,9 +34,9 @@ async function main(): Promise<void> {
   const metricsServer = config.env.metricsBindAddress
     ? await startMetricsServer(registry, config.env.metricsBindAddress)
     : undefined;
-  // Stopping leaves the datapath as it is: a restarting agent must not cut traffic.
+  // A restarting agent must not cut traffic: the datapath stays unless uninstalled.
   const stop = async () => {
-    agent.stop();
+    await agent.stop().catch((err: unknown) => log.error({ err: String(err) }, 'datapath teardown failed'));
     await health.close();
     metricsServer?.close();
     process.exit(0);

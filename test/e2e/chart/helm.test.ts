@@ -1,9 +1,11 @@
 // The chart in the lab, as the seed's user runs it: `helm install … --wait` brings up the
 // controller (webhook) and an agent per node; the seed's YAMLs apply unchanged through the
 // webhook; bad objects are refused by the controller process; `helm uninstall` runs the
-// cleanup Job and leaves no custom resource, finalizer or webhook configuration behind.
+// cleanup Job and leaves no custom resource, finalizer, webhook configuration or node
+// datapath behind.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { run } from '../../../src/common/exec.ts';
 import { eventually, withLab } from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
@@ -58,9 +60,9 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
       await eventually('tunnels for 3 nodes', async () =>
         (await lab.kubectl(['get', 'egt', '-o', 'name'])).trim().split('\n').length === 3 ? true : undefined,
       );
-      // No agent datapath yet: tunnels stay Init, so the gateway lists its nodes as Init and
-      // the EIP is not placed (policy status stays empty, as upstream shows an unplaced EIP).
-      await eventually('gateway lists its two nodes, tunnels Init', async () => {
+      // The agents report their underlay: tunnels turn Ready, the gateway lists its nodes
+      // as Ready and the seed policy is placed on one of them with the default EIP.
+      await eventually('gateway lists its two nodes, tunnels Ready', async () => {
         const list = (
           await lab.kubectl([
             'get',
@@ -70,9 +72,15 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
             'jsonpath={.status.nodeList[*].name}:{.status.nodeList[*].status}',
           ])
         ).trim();
-        return list === 'egressgateway-worker egressgateway-worker2:Init Init' ? true : undefined;
+        return list === 'egressgateway-worker egressgateway-worker2:Ready Ready' ? true : undefined;
       });
-      assert.equal((await lab.kubectl(['get', 'egp', 'test', '-o', 'jsonpath={.status.node}'])).trim(), '');
+      const placed = await eventually('policy placed', async () => {
+        const s = (
+          await lab.kubectl(['get', 'egp', 'test', '-o', 'jsonpath={.status.node} {.status.eip.ipv4}'])
+        ).trim();
+        return s.includes(' ') ? s : undefined;
+      });
+      assert.match(placed, /^egressgateway-worker2? 172\.22\.0\.110$/);
       const listed = await lab.kubectl(['get', 'egw,egp', '-A']);
       assert.match(
         listed,
@@ -98,7 +106,7 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
     });
 
     await t.test(
-      'helm uninstall runs the cleanup Job: no CR, finalizer or webhook configuration left',
+      'helm uninstall runs the cleanup Job: no CR, finalizer, webhook configuration or node datapath left',
       async () => {
         await lab.lab(
           ['helm', 'uninstall', 'egressgateway', '-n', 'kube-system', '--wait', '--timeout', '180s'],
@@ -120,6 +128,15 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
         assert.doesNotMatch(hooks, /egressgateway/);
         const roles = await lab.kubectl(['get', 'clusterroles,clusterrolebindings', '-o', 'name']);
         assert.doesNotMatch(roles, /egressgateway/);
+        // The agents removed their datapath when their tunnels went: nothing left on the nodes.
+        for (const node of ['egressgateway-control-plane', 'egressgateway-worker', 'egressgateway-worker2']) {
+          const inNode = (cmd: string[]) => run('ip', ['netns', 'exec', `egwlab-${node}`, ...cmd]);
+          assert.doesNotMatch((await inNode(['ip', 'link', 'show'])).stdout, /egress\.vxlan/, node);
+          assert.doesNotMatch((await inNode(['nft', 'list', 'tables'])).stdout, /egressgateway/, node);
+          assert.doesNotMatch((await inNode(['ip', 'rule', 'show'])).stdout, /fwmark 0x26/, node);
+          assert.equal((await inNode(['ip', 'route', 'show', 'proto', '114'])).stdout.trim(), '', node);
+          assert.equal((await inNode(['ip', 'neigh', 'show', 'proxy'])).stdout.trim(), '', node);
+        }
       },
     );
   });
