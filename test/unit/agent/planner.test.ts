@@ -1,7 +1,6 @@
 // The agent's pure datapath planner and its nftables rendering.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { EgressPolicy, EgressTunnel } from '../../../src/api/types.generated.ts';
 import { renderNft } from '../../../src/agent/nft-render.ts';
 import {
   type DatapathInput,
@@ -9,6 +8,7 @@ import {
   type PlannerConfig,
   planDatapath,
 } from '../../../src/agent/planner.ts';
+import type { EgressPolicy, EgressTunnel } from '../../../src/api/types.generated.ts';
 
 const cfg: PlannerConfig = {
   node: 'a',
