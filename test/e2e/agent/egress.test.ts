@@ -6,44 +6,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { run } from '../../../src/common/exec.ts';
-import {
-  curlFromPod,
-  eventually,
-  type Lab,
-  type PodView,
-  runningPods,
-  visitorYaml,
-  withLab,
-} from '../../support/lab.ts';
+import { allSee, carrier, helmInstall, inNode } from '../../support/egress.ts';
+import { eventually, type PodView, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
-const SERVER = 'http://10.6.1.92:8080';
 const EIP = '172.22.0.110';
 const NODE_IPS: Record<string, string> = {
   'egressgateway-control-plane': '172.22.0.2',
   'egressgateway-worker': '172.22.0.3',
   'egressgateway-worker2': '172.22.0.4',
 };
-
-const inNode = (node: string, cmd: string[]) => run('ip', ['netns', 'exec', `egwlab-${node}`, ...cmd]);
-
-async function carrier(lab: Lab, policy: string): Promise<string> {
-  return eventually(`policy ${policy} placed`, async () => {
-    const node = (await lab.kubectl(['get', 'egp', policy, '-o', 'jsonpath={.status.node}'])).trim();
-    return node || undefined;
-  });
-}
-
-/** Every pod's answer from the external server, once all of them show `want(pod)`. */
-async function allSee(lab: Lab, pods: PodView[], want: (p: PodView) => string, what: string): Promise<void> {
-  for (const p of pods) {
-    const seen = await eventually(`${what}: ${p.name} on ${p.node}`, async () => {
-      const body = await curlFromPod(lab, p.name, SERVER);
-      return body === `Remote IP: ${want(p)}` ? body : undefined;
-    });
-    assert.equal(seen, `Remote IP: ${want(p)}`, `${p.name} on ${p.node}`);
-  }
-}
 
 test('egress through the gateway: the seed Quick Start from every node', {
   timeout: 15 * 60_000,
@@ -54,22 +26,7 @@ test('egress through the gateway: the seed Quick Start from every node', {
     let gatewayNode = '';
 
     await t.test('helm install, the seed gateway and policy, pods on every node', async () => {
-      await lab.lab(
-        [
-          'helm',
-          'install',
-          'egressgateway',
-          'charts/egressgateway',
-          '-n',
-          'kube-system',
-          '--set',
-          'feature.tunnelIpv4Subnet=192.200.0.1/16',
-          '--wait',
-          '--timeout',
-          '180s',
-        ],
-        { timeoutMs: 240_000 },
-      );
+      await helmInstall(lab);
       await lab.kubectl([
         'label',
         'node',

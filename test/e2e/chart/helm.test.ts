@@ -5,7 +5,7 @@
 // datapath behind.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { run } from '../../../src/common/exec.ts';
+import { inNode } from '../../support/egress.ts';
 import { eventually, withLab } from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
@@ -130,12 +130,11 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
         assert.doesNotMatch(roles, /egressgateway/);
         // The agents removed their datapath when their tunnels went: nothing left on the nodes.
         for (const node of ['egressgateway-control-plane', 'egressgateway-worker', 'egressgateway-worker2']) {
-          const inNode = (cmd: string[]) => run('ip', ['netns', 'exec', `egwlab-${node}`, ...cmd]);
-          assert.doesNotMatch((await inNode(['ip', 'link', 'show'])).stdout, /egress\.vxlan/, node);
-          assert.doesNotMatch((await inNode(['nft', 'list', 'tables'])).stdout, /egressgateway/, node);
-          assert.doesNotMatch((await inNode(['ip', 'rule', 'show'])).stdout, /fwmark 0x26/, node);
-          assert.equal((await inNode(['ip', 'route', 'show', 'proto', '114'])).stdout.trim(), '', node);
-          assert.equal((await inNode(['ip', 'neigh', 'show', 'proxy'])).stdout.trim(), '', node);
+          assert.doesNotMatch((await inNode(node, ['ip', 'link', 'show'])).stdout, /egress\.vxlan/, node);
+          assert.doesNotMatch((await inNode(node, ['nft', 'list', 'tables'])).stdout, /egressgateway/, node);
+          assert.doesNotMatch((await inNode(node, ['ip', 'rule', 'show'])).stdout, /fwmark 0x26/, node);
+          assert.equal((await inNode(node, ['ip', 'route', 'show', 'proto', '114'])).stdout.trim(), '', node);
+          assert.equal((await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.trim(), '', node);
         }
       },
     );

@@ -1,0 +1,81 @@
+// Egress in the other address families, installed as the seed says (`enableIPv6`,
+// `tunnelIpv6Subnet`): dual stack with flannel-style bridge pods and the CNI's NAT jump
+// appended (the seed's recommended setting), where one policy gives each pod an IPv4 and
+// an IPv6 EIP; and IPv6 only, where the tunnel itself runs over IPv6.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { allSee, carrier, EXTERNAL, helmInstall, inNode } from '../../support/egress.ts';
+import { type Lab, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import { SEED_POLICY } from '../../support/seed.ts';
+
+const EIP4 = '172.22.0.110';
+const EIP6 = 'fc00:f853:ccd:e793::10a';
+
+function gateway(pools: { ipv4?: string[]; ipv6?: string[] }): string {
+  return `apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressGateway
+metadata: {name: default}
+spec:
+  ippools: ${JSON.stringify(pools)}
+  nodeSelector: {selector: {matchLabels: {egressgateway: "true"}}}
+`;
+}
+
+async function seedWith(lab: Lab, pools: { ipv4?: string[]; ipv6?: string[] }) {
+  await lab.kubectl(['label', 'node', 'egressgateway-worker', 'egressgateway-worker2', 'egressgateway=true']);
+  await lab.apply(gateway(pools));
+  await lab.apply(SEED_POLICY);
+  await lab.apply(visitorYaml('visitor', 3));
+  const visitors = await runningPods(lab, 'app=visitor', 3);
+  assert.equal(new Set(visitors.map((p) => p.node)).size, 3, 'a visitor on every node');
+  return { visitors, node: await carrier(lab, 'test') };
+}
+
+test('egress in dual stack: IPv4 and IPv6 EIPs from every node', { timeout: 10 * 60_000 }, async (t) => {
+  await withLab(
+    ['--nodes', '3', '--ip-family', 'dual', '--cni', 'bridge', '--cni-chain-insert-mode', 'append'],
+    async (lab) => {
+      await helmInstall(lab, [
+        'feature.tunnelIpv4Subnet=192.200.0.1/16',
+        'feature.enableIPv6=true',
+        'feature.tunnelIpv6Subnet=fd01::/112',
+      ]);
+      const { visitors, node } = await seedWith(lab, {
+        ipv4: ['172.22.0.100-172.22.0.110'],
+        ipv6: ['fc00:f853:ccd:e793::100-fc00:f853:ccd:e793::10a'],
+      });
+      const eips = (
+        await lab.kubectl(['get', 'egp', 'test', '-o', 'jsonpath={.status.eip.ipv4} {.status.eip.ipv6}'])
+      )
+        .trim()
+        .split(' ');
+      assert.deepEqual(eips, [EIP4, EIP6]);
+      t.diagnostic(`policy test carried by ${node}`);
+      await t.test('IPv4 leaves with the IPv4 EIP', async () => {
+        await allSee(lab, visitors, () => EIP4, 'IPv4', EXTERNAL[4]);
+      });
+      await t.test('IPv6 leaves with the IPv6 EIP (proxy NDP on the gateway node)', async () => {
+        await allSee(lab, visitors, () => EIP6, 'IPv6', EXTERNAL[6]);
+        const addrs = (await inNode(node, ['ip', '-j', 'addr', 'show'])).stdout;
+        assert.ok(!addrs.includes(EIP6), 'the IPv6 EIP is not a local address');
+      });
+    },
+  );
+});
+
+test('egress in IPv6 only: the tunnel runs over the IPv6 underlay', { timeout: 10 * 60_000 }, async (t) => {
+  await withLab(['--nodes', '3', '--ip-family', 'ipv6'], async (lab) => {
+    await helmInstall(lab, [
+      'feature.enableIPv4=false',
+      'feature.enableIPv6=true',
+      'feature.tunnelIpv6Subnet=fd01::/112',
+    ]);
+    const { visitors, node } = await seedWith(lab, {
+      ipv6: ['fc00:f853:ccd:e793::100-fc00:f853:ccd:e793::10a'],
+    });
+    t.diagnostic(`policy test carried by ${node}`);
+    await allSee(lab, visitors, () => EIP6, 'IPv6 only', EXTERNAL[6]);
+    const link = (await inNode(node, ['ip', '-d', 'link', 'show', 'egress.vxlan'])).stdout;
+    assert.match(link, /local fc00:f853:ccd:e793::/, 'VXLAN sourced from the IPv6 underlay');
+  });
+});
