@@ -10,6 +10,12 @@
 //   null mapping, so the CNI's masquerade after us does not rewrite it), and policies
 //   carried here are SNATed to their EIP. The NAT core stops at the first chain that sets
 //   up a mapping, so this wins over iptables rules of the CNI.
+//
+// Per-packet cost does not grow with the number of policies: one verdict-map lookup on the
+// source address jumps to the chain of that source's *group* (the policies it belongs to, in
+// priority order), which checks only those policies' destinations. A pod in one policy costs
+// one map lookup and one rule, whether the cluster has 10 policies or 10,000.
+import type { Family, IpRange } from '../common/ip.ts';
 import type { DatapathPlan, PolicyRule } from './planner.ts';
 import { formatRange } from './planner.ts';
 
@@ -21,51 +27,129 @@ export interface NftRenderConfig {
 }
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+const ipKw = (f: Family) => (f === 4 ? 'ip' : 'ip6');
+const addrType = (f: Family) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
 
-function elements(ranges: PolicyRule['src']): string {
-  return ranges.map(formatRange).join(', ');
+function setDecl(name: string, family: Family, ranges: IpRange[]): string {
+  const body = ranges.length ? ` elements = { ${ranges.map(formatRange).join(', ')} }` : '';
+  return `\tset ${name} { type ${addrType(family)}; flags interval;${body} }`;
 }
 
-function setDecl(name: string, family: 4 | 6, ranges: PolicyRule['src']): string {
-  const type = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
-  const body = ranges.length ? ` elements = { ${elements(ranges)} }` : '';
-  return `\tset ${name} { type ${type}; flags interval;${body} }`;
+/** A run of source addresses that belong to exactly the same rules (indexes, in order). */
+interface SourceGroup {
+  range: IpRange;
+  rules: number[];
+}
+
+/**
+ * Sweeps the rules' source ranges into disjoint intervals, each with the ordered list of
+ * rules covering it; neighbouring intervals with the same list are merged.
+ */
+export function sourceGroups(rules: PolicyRule[], family: Family): SourceGroup[] {
+  const events: { at: bigint; rule: number; open: boolean }[] = [];
+  rules.forEach((r, i) => {
+    if (r.family !== family) return;
+    for (const s of r.src) {
+      events.push({ at: s.start, rule: i, open: true });
+      events.push({ at: s.end + 1n, rule: i, open: false });
+    }
+  });
+  events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const active = new Map<number, number>();
+  const out: SourceGroup[] = [];
+  for (let i = 0; i < events.length; ) {
+    const at = events[i]!.at;
+    for (; i < events.length && events[i]!.at === at; i++) {
+      const e = events[i]!;
+      const n = (active.get(e.rule) ?? 0) + (e.open ? 1 : -1);
+      if (n > 0) active.set(e.rule, n);
+      else active.delete(e.rule);
+    }
+    const next = events[i]?.at;
+    if (next === undefined || active.size === 0) continue;
+    const list = [...active.keys()].sort((a, b) => a - b);
+    const last = out[out.length - 1];
+    if (last && last.range.end + 1n === at && last.rules.join() === list.join()) last.range.end = next - 1n;
+    else out.push({ range: { family, start: at, end: next - 1n }, rules: list });
+  }
+  return out;
 }
 
 /** The whole table; `delete` first so the transaction replaces whatever was there. */
 export function renderNft(plan: DatapathPlan, cfg: NftRenderConfig): string {
-  const lines: string[] = [
+  const sets: string[] = [setDecl('cluster4', 4, plan.cluster[4]), setDecl('cluster6', 6, plan.cluster[6])];
+  const chains: string[] = [];
+  const maps: string[] = [];
+  const dstMatch = (r: PolicyRule, i: number) => {
+    const ip = ipKw(r.family);
+    return `${ip} daddr != @cluster${r.family}${r.dst ? ` ${ip} daddr @dst${i}` : ''}`;
+  };
+  // The comment names the policy; quotes are the only character that could end it.
+  const comment = (r: PolicyRule) => ` comment "${r.policy.replace(/"/g, '')}"`;
+  plan.rules.forEach((r, i) => {
+    if (r.dst) sets.push(setDecl(`dst${i}`, r.family, r.dst));
+  });
+  for (const family of [4, 6] as const) {
+    const markGroups = new Map<string, string>();
+    const natGroups = new Map<string, string>();
+    const markElems: string[] = [];
+    const natElems: string[] = [];
+    for (const g of sourceGroups(plan.rules, family)) {
+      const key = g.rules.join(',');
+      const rules = g.rules.map((i) => ({ r: plan.rules[i]!, i }));
+      // Marking: the first policy whose destinations match decides; a policy carried here
+      // wins by leaving the packet unmarked (it is SNATed here instead).
+      if (rules.some(({ r }) => r.action.kind === 'mark')) {
+        let name = markGroups.get(key);
+        if (!name) {
+          name = `mark${family}_${markGroups.size}`;
+          markGroups.set(key, name);
+          chains.push(`\tchain ${name} {`);
+          for (const { r, i } of rules) {
+            const verdict =
+              r.action.kind === 'mark' ? `meta mark set ${hex(r.action.mark)} accept` : 'accept';
+            chains.push(`\t\t${dstMatch(r, i)} ${verdict}${comment(r)}`);
+          }
+          chains.push('\t}');
+        }
+        markElems.push(`${formatRange(g.range)} : jump ${name}`);
+      }
+      // SNAT: policies carried here; a packet marked for another node already took the
+      // tunnel's null mapping.
+      const here = rules.filter(({ r }) => r.action.kind !== 'mark');
+      if (here.length > 0) {
+        let name = natGroups.get(key);
+        if (!name) {
+          name = `snat${family}_${natGroups.size}`;
+          natGroups.set(key, name);
+          chains.push(`\tchain ${name} {`);
+          for (const { r, i } of here) {
+            const nat = r.action.kind === 'snat' ? `snat ${ipKw(family)} to ${r.action.to}` : 'masquerade';
+            chains.push(`\t\t${dstMatch(r, i)} ${nat}${comment(r)}`);
+          }
+          chains.push('\t}');
+        }
+        natElems.push(`${formatRange(g.range)} : jump ${name}`);
+      }
+    }
+    const mapDecl = (name: string, elems: string[]) =>
+      `\tmap ${name} { type ${addrType(family)} : verdict; flags interval;${
+        elems.length ? ` elements = { ${elems.join(', ')} }` : ''
+      } }`;
+    maps.push(mapDecl(`mark_src${family}`, markElems), mapDecl(`snat_src${family}`, natElems));
+  }
+  const base = hex(cfg.markBase);
+  const lines = [
     `table inet ${NFT_TABLE}`,
     `delete table inet ${NFT_TABLE}`,
     `table inet ${NFT_TABLE} {`,
-  ];
-  lines.push(setDecl('cluster4', 4, plan.cluster[4]), setDecl('cluster6', 6, plan.cluster[6]));
-  const markRules: string[] = [];
-  const natRules: string[] = [];
-  plan.rules.forEach((r, i) => {
-    const ip = r.family === 4 ? 'ip' : 'ip6';
-    const src = `src${i}`;
-    lines.push(setDecl(src, r.family, r.src));
-    let match = `${ip} saddr @${src} ${ip} daddr != @cluster${r.family}`;
-    if (r.dst) {
-      lines.push(setDecl(`dst${i}`, r.family, r.dst));
-      match += ` ${ip} daddr @dst${i}`;
-    }
-    // The comment names the policy; quotes are the only character that could end it.
-    const comment = ` comment "${r.policy.replace(/"/g, '')}"`;
-    if (r.action.kind === 'mark')
-      markRules.push(
-        `\t\t${match} ct direction original meta mark set ${hex(r.action.mark)} accept${comment}`,
-      );
-    else if (r.action.kind === 'snat')
-      natRules.push(`\t\t${match} ct direction original snat ${ip} to ${r.action.to}${comment}`);
-    else natRules.push(`\t\t${match} ct direction original masquerade${comment}`);
-  });
-  const base = hex(cfg.markBase);
-  lines.push(
+    ...sets,
+    ...chains,
+    ...maps,
     '\tchain egress_mark {',
     '\t\ttype filter hook prerouting priority mangle - 5; policy accept;',
-    ...markRules,
+    '\t\tct direction original ip saddr vmap @mark_src4',
+    '\t\tct direction original ip6 saddr vmap @mark_src6',
     '\t}',
     '\tchain egress_mark_reset {',
     '\t\ttype filter hook forward priority mangle + 5; policy accept;',
@@ -75,9 +159,10 @@ export function renderNft(plan: DatapathPlan, cfg: NftRenderConfig): string {
     '\t\ttype nat hook postrouting priority srcnat - 10; policy accept;',
     `\t\toifname "${cfg.vxlanName}" meta mark ${base} meta nfproto ipv4 snat ip to ip saddr`,
     `\t\toifname "${cfg.vxlanName}" meta mark ${base} meta nfproto ipv6 snat ip6 to ip6 saddr`,
-    ...natRules,
+    '\t\tct direction original ip saddr vmap @snat_src4',
+    '\t\tct direction original ip6 saddr vmap @snat_src6',
     '\t}',
     '}',
-  );
+  ];
   return `${lines.join('\n')}\n`;
 }

@@ -103,7 +103,10 @@ export interface DatapathPlan {
   routes: MarkRoute[];
   /** ranges that policies never capture (cluster, nodes, services, tunnels) */
   cluster: { 4: IpRange[]; 6: IpRange[] };
-  /** mark rules (other carriers) before SNAT rules (this node carries), each in policy order */
+  /**
+   * In policy order (the first match wins): `mark` for policies carried by another node,
+   * `snat`/`masquerade` for those carried here
+   */
   rules: PolicyRule[];
   /** EIPs this node answers ARP/NDP for */
   announce: string[];
@@ -280,8 +283,7 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
     slicesByPolicy.set(s.policyKey, list);
   }
 
-  const markRules: PolicyRule[] = [];
-  const snatRules: PolicyRule[] = [];
+  const rules: PolicyRule[] = [];
   const announce = new Set<string>();
   for (const p of sortedPolicies(input)) {
     const carrier = typeof p.status?.node === 'string' ? p.status.node : '';
@@ -316,17 +318,17 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
       const base = { policy: label, family: fam, src: mergeRanges(src), ...(dst ? { dst } : {}) };
       if (!here) {
         if (!via!.tunnel[fam]) continue;
-        markRules.push({ ...base, action: { kind: 'mark', mark: via!.mark! } });
+        rules.push({ ...base, action: { kind: 'mark', mark: via!.mark! } });
         continue;
       }
       if (useNodeIP) {
-        snatRules.push({ ...base, action: { kind: 'masquerade' } });
+        rules.push({ ...base, action: { kind: 'masquerade' } });
         continue;
       }
       const eip = ipOf(fam, p.status?.eip?.[key]);
       // No EIP of this family (single-stack pool): leave it to the node's own NAT.
       if (!eip) continue;
-      snatRules.push({ ...base, action: { kind: 'snat', to: eip } });
+      rules.push({ ...base, action: { kind: 'snat', to: eip } });
       announce.add(eip);
     }
   }
@@ -336,7 +338,7 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
     peers,
     routes,
     cluster,
-    rules: [...markRules, ...snatRules],
+    rules,
     announce: [...announce].sort(),
     problems,
   };

@@ -190,5 +190,40 @@ spec:
         return true;
       });
     });
+
+    await t.test(
+      'gateway HA: the carrying node powers off, the EIP moves, traffic resumes with it',
+      async () => {
+        await lab.apply(SEED_POLICY);
+        const from = await carrier(lab, 'test');
+        const client = visitors.find((p) => p.node === 'egressgateway-control-plane')!;
+        await allSee(lab, [client], () => EIP, 'before the failure');
+        const t0 = Date.now();
+        await lab.lab(['node', 'off', from]);
+        try {
+          const to = await eventually(
+            'policy moved to the other gateway node',
+            async () => {
+              const node = await carrier(lab, 'test');
+              return node !== from ? node : undefined;
+            },
+            90_000,
+          );
+          const moved = (Date.now() - t0) / 1000;
+          await allSee(lab, [client], () => EIP, 'after the move');
+          const resumed = (Date.now() - t0) / 1000;
+          t.diagnostic(
+            `${from} off → policy on ${to} after ${moved.toFixed(1)} s, egress as ${EIP} again after ${resumed.toFixed(1)} s (Node NotReady grace 20 s; gatewayFailover off)`,
+          );
+          // the old carrier is gone, the new one answers for the EIP
+          assert.match(
+            (await inNode(to, ['ip', 'neigh', 'show', 'proxy'])).stdout,
+            new RegExp(EIP.replace(/\./g, '\\.')),
+          );
+        } finally {
+          await lab.lab(['node', 'on', from]);
+        }
+      },
+    );
   });
 });

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kernel, ROUTE_PROTO } from '../../../src/agent/kernel.ts';
+import { renderNft } from '../../../src/agent/nft-render.ts';
+import { planDatapath } from '../../../src/agent/planner.ts';
 import { run } from '../../../src/common/exec.ts';
 import { createLogger } from '../../../src/common/log.ts';
 
@@ -148,6 +150,57 @@ test('kernel: nft is applied once per change, or when forced', async () => {
   assert.equal(await kernel.applyNft(text), false);
   assert.equal(await kernel.applyNft(text, true), true);
   assert.match(await inNode('nft', 'list', 'tables'), /table inet egressgateway/);
+});
+
+test('kernel: a rendered plan with overlapping policies of both families loads', async () => {
+  const tunnel = (node: string, n: number) => ({
+    metadata: { name: node },
+    status: {
+      mark: `0x2600000${n}`,
+      tunnel: {
+        ipv4: `192.200.0.${n}`,
+        ipv6: `fd11::${n}`,
+        mac: `66:00:00:00:00:0${n}`,
+        parent: { ipv4: `172.30.0.${n}` },
+      },
+    },
+  });
+  const policy = (name: string, node: string, spec: Record<string, unknown>) => ({
+    metadata: { name, namespace: 'default' },
+    spec: { appliedTo: {}, ...spec },
+    status: { node, eip: { ipv4: '172.30.0.110', ipv6: 'fd00::110' } },
+  });
+  const plan = planDatapath(
+    {
+      node: 'a',
+      families: { ipv4: true, ipv6: true },
+      vxlan: { name: 'egress.vxlan', id: 100, port: 7789 },
+      markBase: BASE,
+      tunnelSubnets: { ipv4: '192.200.0.0/16', ipv6: 'fd11::/112' },
+    },
+    {
+      parent: { name: 'eth0', ipv4: '172.30.0.1' },
+      tunnels: [tunnel('a', 1), tunnel('b', 2)],
+      policies: [
+        policy('p1', 'b', { priority: 1, destSubnet: ['8.8.8.0/24', '2001:db8::/32'] }),
+        policy('p2', 'a', {}),
+        policy('p3', 'a', { egressIP: { useNodeIP: true }, appliedTo: { podSubnet: ['10.244.0.0/24'] } }),
+      ],
+      clusterPolicies: [],
+      slices: ['p1', 'p2'].map((p) => ({
+        policyKey: `default/${p}`,
+        endpoints: [
+          { node: 'a', ipv4: ['10.244.0.5'], ipv6: ['fd40::5'] },
+          { node: 'b', ipv4: ['10.244.1.7'], ipv6: ['fd40:0:0:1::7'] },
+        ],
+      })),
+    },
+  );
+  assert.equal(await kernel.applyNft(renderNft(plan, { markBase: BASE, vxlanName: 'egress.vxlan' })), true);
+  const table = await inNode('nft', 'list', 'table', 'inet', 'egressgateway');
+  assert.match(table, /ip saddr vmap @mark_src4/);
+  assert.match(table, /snat ip6 to fd00::110/);
+  assert.match(table, /masquerade comment "EgressPolicy default\/p3"/);
 });
 
 test('kernel: the EIP is answered by ARP on the uplink and is not a local address', async () => {

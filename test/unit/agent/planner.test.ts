@@ -1,11 +1,12 @@
 // The agent's pure datapath planner and its nftables rendering.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderNft } from '../../../src/agent/nft-render.ts';
+import { renderNft, sourceGroups } from '../../../src/agent/nft-render.ts';
 import {
   type DatapathInput,
   formatRange,
   type PlannerConfig,
+  type PolicyRule,
   planDatapath,
 } from '../../../src/agent/planner.ts';
 import type { EgressPolicy, EgressTunnel } from '../../../src/api/types.generated.ts';
@@ -192,7 +193,7 @@ test('planner: destSubnet per family, podSubnet as sources, priority order, unus
   assert.ok(p.problems.some((x) => x.includes('default/lost') && x.includes('"zz"')));
 });
 
-test('nft: one transaction that replaces our table; rules name their policy', () => {
+test('nft: one transaction that replaces our table; a source jumps to its group of policies', () => {
   const p = planDatapath(
     cfg,
     input({
@@ -207,15 +208,63 @@ test('nft: one transaction that replaces our table; rules name their policy', ()
     'delete table inet egressgateway',
     'table inet egressgateway {',
   ]);
+  // 10.244.0.5 is in both policies: its mark group checks outside (here: by name first,
+  // it wins for 1.1.1.0/24 and leaves the packet unmarked) then web (elsewhere)
   assert.match(
     text,
-    /ip saddr @src0 ip daddr != @cluster4 ct direction original meta mark set 0x26000002 accept comment "EgressPolicy default\/web"/,
+    /chain mark4_0 \{\n\t\tip daddr != @cluster4 ip daddr @dst0 accept comment "EgressPolicy default\/outside"\n\t\tip daddr != @cluster4 meta mark set 0x26000002 accept comment "EgressPolicy default\/web"\n\t\}/,
   );
   assert.match(
     text,
-    /ip saddr @src2 ip daddr != @cluster4 ip daddr @dst2 ct direction original snat ip to 172\.22\.0\.110 comment "EgressPolicy default\/outside"/,
+    /chain snat4_0 \{\n\t\tip daddr != @cluster4 ip daddr @dst0 snat ip to 172\.22\.0\.110 comment "EgressPolicy default\/outside"\n\t\}/,
   );
+  assert.match(
+    text,
+    /map mark_src4 \{ type ipv4_addr : verdict; flags interval; elements = \{ 10\.244\.0\.5 : jump mark4_0 \} \}/,
+  );
+  // the remote pod is SNATed here (outside) but never marked here
+  assert.match(text, /map snat_src4 \{[^}]*10\.244\.1\.7 : jump snat4_1/);
+  assert.match(text, /ct direction original ip saddr vmap @mark_src4/);
   assert.match(text, /meta mark & 0xff000000 == 0x26000000 meta mark set 0x26000000/);
   assert.match(text, /oifname "egress.vxlan" meta mark 0x26000000 meta nfproto ipv4 snat ip to ip saddr/);
   assert.equal(renderNft(p, { markBase: 0x26000000, vxlanName: 'egress.vxlan' }), text, 'deterministic');
+});
+
+test('nft: source groups are disjoint, ordered and merged where neighbours share policies', () => {
+  const r = (policy: string, ranges: [number, number][]): PolicyRule => ({
+    policy,
+    family: 4,
+    src: ranges.map(([a, b]) => ({ family: 4, start: BigInt(a), end: BigInt(b) })),
+    action: { kind: 'masquerade' },
+  });
+  const groups = sourceGroups(
+    [
+      r('a', [[10, 19]]),
+      r('b', [[15, 24]]),
+      r('c', [
+        [20, 22],
+        [25, 30],
+      ]),
+    ],
+    4,
+  );
+  assert.deepEqual(
+    groups.map((g) => `${g.range.start}-${g.range.end}:${g.rules.join(',')}`),
+    ['10-14:0', '15-19:0,1', '20-22:1,2', '23-24:1', '25-30:2'],
+  );
+  // neighbouring pods in the same policies become one element
+  assert.deepEqual(
+    sourceGroups(
+      [
+        r('a', [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ]),
+      ],
+      4,
+    ).map((g) => `${g.range.start}-${g.range.end}`),
+    ['1-3'],
+  );
+  assert.deepEqual(sourceGroups([r('a', [[1, 1]])], 6), []);
 });
