@@ -40,10 +40,11 @@ export async function allSee(
   want: (p: PodView) => string,
   what: string,
   url: string = EXTERNAL[4],
+  namespace = 'default',
 ): Promise<void> {
   for (const p of pods) {
     const seen = await eventually(`${what}: ${p.name} on ${p.node}`, async () => {
-      const body = await curlFromPod(lab, p.name, url);
+      const body = await curlFromPod(lab, p.name, url, namespace);
       return body === `Remote IP: ${want(p)}` ? body : undefined;
     });
     assert.equal(seen, `Remote IP: ${want(p)}`, `${p.name} on ${p.node}`);

@@ -211,9 +211,14 @@ spec:
 `;
 }
 
-export async function runningPods(lab: Lab, selector: string, count: number): Promise<PodView[]> {
+export async function runningPods(
+  lab: Lab,
+  selector: string,
+  count: number,
+  namespace = 'default',
+): Promise<PodView[]> {
   return eventually(`${count} pods ${selector} Running and Ready`, async () => {
-    const pods = await podsByLabel(lab, selector);
+    const pods = await podsByLabel(lab, selector, namespace);
     return pods.length === count && pods.every((p) => p.phase === 'Running' && p.ready && p.ips.length > 0)
       ? pods
       : undefined;

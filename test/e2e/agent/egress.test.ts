@@ -26,7 +26,13 @@ test('egress through the gateway: the seed Quick Start from every node', {
     let gatewayNode = '';
 
     await t.test('helm install, the seed gateway and policy, pods on every node', async () => {
-      await helmInstall(lab);
+      // The controller runs on the control-plane node, as operators usually place it: the HA
+      // test below powers off a gateway node, and a single controller replica dying with it
+      // would wait for its pod's eviction (5 min) before moving the EIP.
+      await helmInstall(lab, [
+        'feature.tunnelIpv4Subnet=192.200.0.1/16',
+        'controller.nodeSelector.kubernetes\\.io/hostname=egressgateway-control-plane',
+      ]);
       await lab.kubectl([
         'label',
         'node',
@@ -119,6 +125,56 @@ spec:
       });
       await allSee(lab, unlisted, (p) => NODE_IPS[p.node]!, 'destination not listed');
     });
+
+    await t.test(
+      'useNodeIP leaves with the gateway node address; a cluster policy selects by namespace',
+      async () => {
+        await lab.kubectl(['create', 'namespace', 'team-a']);
+        await lab.kubectl(['label', 'namespace', 'team-a', 'team=a']);
+        await lab.apply(visitorYaml('nodeip', 3));
+        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressPolicy
+metadata: {name: nodeip, namespace: default}
+spec:
+  egressGatewayName: default
+  egressIP: {useNodeIP: true}
+  appliedTo: {podSelector: {matchLabels: {app: nodeip}}}
+`);
+        await lab.apply(visitorYaml('team', 3).replace(/namespace: default/g, 'namespace: team-a'));
+        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressClusterPolicy
+metadata: {name: team-a}
+spec:
+  egressGatewayName: default
+  egressIP: {allocatorPolicy: rr}
+  appliedTo:
+    namespaceSelector: {matchLabels: {team: a}}
+    podSelector: {matchLabels: {app: team}}
+`);
+        const nodeip = await runningPods(lab, 'app=nodeip', 3);
+        const via = await carrier(lab, 'nodeip');
+        await allSee(lab, nodeip, () => NODE_IPS[via]!, `useNodeIP through ${via}`);
+        const team = await runningPods(lab, 'app=team', 3, 'team-a');
+        const eip = await eventually('cluster policy placed with its own EIP', async () => {
+          const s = (
+            await lab.kubectl(['get', 'egcp', 'team-a', '-o', 'jsonpath={.status.node} {.status.eip.ipv4}'])
+          ).trim();
+          const [node, ip] = s.split(' ');
+          return node && ip ? ip : undefined;
+        });
+        assert.notEqual(eip, EIP, 'rr gives the cluster policy an address of its own');
+        await allSee(lab, team, () => eip, 'EgressClusterPolicy by namespace', undefined, 'team-a');
+        await lab.kubectl(['delete', 'egcp', 'team-a']);
+        await lab.kubectl(['delete', 'egp', 'nodeip']);
+        await eventually('both policies gone from every node', async () => {
+          for (const node of Object.keys(NODE_IPS)) {
+            const table = (await inNode(node, ['nft', 'list', 'table', 'inet', 'egressgateway'])).stdout;
+            if (/default\/nodeip|EgressClusterPolicy team-a/.test(table)) return undefined;
+          }
+          return true;
+        });
+      },
+    );
 
     await t.test('an agent restart changes nothing in the kernel and traffic keeps flowing', async () => {
       const snapshot = async () =>
