@@ -21,7 +21,7 @@ import type { Config } from '../common/config.ts';
 import type { Family } from '../common/ip.ts';
 import type { Logger } from '../common/log.ts';
 import { POLICY_NAME_LABEL } from '../controller/planners/endpoint-slices.ts';
-import { Informer } from '../k8s/informer.ts';
+import { crdInformer } from '../k8s/crd-informer.ts';
 import type { Kernel } from './kernel.ts';
 import { renderNft } from './nft-render.ts';
 import { type DatapathPlan, type ParentInterface, planDatapath, type SliceView } from './planner.ts';
@@ -48,46 +48,22 @@ export interface Agent {
   lastPlan(): DatapathPlan | undefined;
 }
 
-function informer<T extends KubernetesObject>(kc: KubeConfig, plural: string, kind: string, log: Logger) {
-  return new Informer<T>(kc, {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind,
-    path: `/apis/${GROUP}/${VERSION}/${plural}`,
-    log,
-  });
-}
-
 export function createAgent(o: AgentOptions): Agent {
   const { kc, config, kernel, log } = o;
   const f = config.feature;
   const node = config.env.nodeName;
   const families: Family[] = [...(f.enableIPv4 ? [4 as const] : []), ...(f.enableIPv6 ? [6 as const] : [])];
-  const tunnels = informer<EgressTunnel & KubernetesObject>(kc, 'egresstunnels', 'EgressTunnel', log);
-  const policies = informer<EgressPolicy & KubernetesObject>(kc, 'egresspolicies', 'EgressPolicy', log);
-  const clusterPolicies = informer<EgressClusterPolicy & KubernetesObject>(
-    kc,
-    'egressclusterpolicies',
-    'EgressClusterPolicy',
-    log,
-  );
-  const slices = informer<EgressEndpointSlice & KubernetesObject>(
-    kc,
-    'egressendpointslices',
-    'EgressEndpointSlice',
-    log,
-  );
-  const clusterSlices = informer<EgressEndpointSlice & KubernetesObject>(
-    kc,
+  const informerOf = <T>(plural: string, kind: string) =>
+    crdInformer<T & KubernetesObject>(kc, plural, kind, log);
+  const tunnels = informerOf<EgressTunnel>('egresstunnels', 'EgressTunnel');
+  const policies = informerOf<EgressPolicy>('egresspolicies', 'EgressPolicy');
+  const clusterPolicies = informerOf<EgressClusterPolicy>('egressclusterpolicies', 'EgressClusterPolicy');
+  const slices = informerOf<EgressEndpointSlice>('egressendpointslices', 'EgressEndpointSlice');
+  const clusterSlices = informerOf<EgressEndpointSlice>(
     'egressclusterendpointslices',
     'EgressClusterEndpointSlice',
-    log,
   );
-  const infos = informer<EgressClusterInfo & KubernetesObject>(
-    kc,
-    'egressclusterinfos',
-    'EgressClusterInfo',
-    log,
-  );
+  const infos = informerOf<EgressClusterInfo>('egressclusterinfos', 'EgressClusterInfo');
   const all = [tunnels, policies, clusterPolicies, slices, clusterSlices, infos];
   const custom = kc.makeApiClient(CustomObjectsApi);
 

@@ -28,6 +28,7 @@ import type {
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/log.ts';
 import type { controllerMetrics } from '../common/metrics.ts';
+import { crdInformer } from '../k8s/crd-informer.ts';
 import { Informer } from '../k8s/informer.ts';
 import { runWorkers, WorkQueue } from '../k8s/workqueue.ts';
 import { EventRecorder } from './events.ts';
@@ -57,27 +58,21 @@ function crd<T extends KubernetesObject>(
   kind: string,
   log: Logger,
 ): Informer<T> {
-  return new Informer<T>(kc, {
-    apiVersion: `${GROUP}/${VERSION}`,
+  return crdInformer<T>(
+    kc,
+    plural,
     kind,
-    path: `/apis/${GROUP}/${VERSION}/${plural}`,
     log,
-    ...(plural === 'egresspolicies' || plural === 'egressclusterpolicies'
+    plural === 'egresspolicies' || plural === 'egressclusterpolicies'
       ? {
-          indexers: {
-            gateway: (o) => [String((o as AnyPolicy).spec?.egressGatewayName ?? '')],
-            namespace: (o) => [o.metadata?.namespace ?? ''],
-            term: (o) => [selectorTerm(o as AnyPolicy)],
-          },
+          gateway: (o) => [String((o as AnyPolicy).spec?.egressGatewayName ?? '')],
+          namespace: (o) => [o.metadata?.namespace ?? ''],
+          term: (o) => [selectorTerm(o as AnyPolicy)],
         }
       : plural.endsWith('endpointslices')
-        ? {
-            indexers: {
-              policy: (o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.labels?.[POLICY_LABEL] ?? ''}`],
-            },
-          }
-        : {}),
-  });
+        ? { policy: (o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.labels?.[POLICY_LABEL] ?? ''}`] }
+        : undefined,
+  );
 }
 
 /**

@@ -53,3 +53,8 @@ export async function allSee(
 
 /** A command in a lab node's network namespace (kernel state checks). */
 export const inNode = (node: string, cmd: string[]) => run('ip', ['netns', 'exec', `egwlab-${node}`, ...cmd]);
+
+/** The seed's gateway nodes: both workers labelled `egressgateway=true`. */
+export async function labelGatewayNodes(lab: Lab): Promise<void> {
+  await lab.kubectl(['label', 'node', 'egressgateway-worker', 'egressgateway-worker2', 'egressgateway=true']);
+}

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { run } from '../../../src/common/exec.ts';
-import { allSee, carrier, helmInstall, inNode } from '../../support/egress.ts';
-import { eventually, type PodView, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import { allSee, carrier, helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
+import { eventually, type Lab, type PodView, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
@@ -16,6 +16,32 @@ const NODE_IPS: Record<string, string> = {
   'egressgateway-worker': '172.22.0.3',
   'egressgateway-worker2': '172.22.0.4',
 };
+
+/** The agent pods on a node, with their readiness. */
+async function agentPods(lab: Lab, node: string): Promise<Record<string, boolean>> {
+  const out = await lab.kubectl([
+    'get',
+    'pods',
+    '-n',
+    'kube-system',
+    '-l',
+    'app.kubernetes.io/component=agent',
+    '--field-selector',
+    `spec.nodeName=${node}`,
+    '-o',
+    'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
+  ]);
+  return Object.fromEntries(
+    out
+      .trim()
+      .split(' ')
+      .filter(Boolean)
+      .map((x) => {
+        const [name, ready] = x.split('=');
+        return [name!, ready === 'True'];
+      }),
+  );
+}
 
 test('egress through the gateway: the seed Quick Start from every node', {
   timeout: 15 * 60_000,
@@ -33,13 +59,7 @@ test('egress through the gateway: the seed Quick Start from every node', {
         'feature.tunnelIpv4Subnet=192.200.0.1/16',
         'controller.nodeSelector.kubernetes\\.io/hostname=egressgateway-control-plane',
       ]);
-      await lab.kubectl([
-        'label',
-        'node',
-        'egressgateway-worker',
-        'egressgateway-worker2',
-        'egressgateway=true',
-      ]);
+      await labelGatewayNodes(lab);
       await lab.apply(SEED_GATEWAY);
       await lab.apply(SEED_POLICY);
       await lab.apply(visitorYaml('visitor', 3));
@@ -194,40 +214,14 @@ spec:
           )
         ).join('\n---\n');
       const before = await snapshot();
-      const agent = (
-        await lab.kubectl([
-          'get',
-          'pods',
-          '-n',
-          'kube-system',
-          '-l',
-          'app.kubernetes.io/component=agent',
-          '--field-selector',
-          `spec.nodeName=${gatewayNode}`,
-          '-o',
-          'jsonpath={.items[0].metadata.name}',
-        ])
-      ).trim();
+      const [agent] = Object.keys(await agentPods(lab, gatewayNode));
       assert.ok(agent, 'agent pod on the gateway node');
       await lab.kubectl(['delete', 'pod', '-n', 'kube-system', agent, '--wait=false']);
       // While the agent is away the datapath stays: the visitors still leave with the EIP.
       await allSee(lab, visitors, () => EIP, 'during the agent restart');
       await eventually('a new agent Ready on the gateway node', async () => {
-        const out = await lab.kubectl([
-          'get',
-          'pods',
-          '-n',
-          'kube-system',
-          '-l',
-          'app.kubernetes.io/component=agent',
-          '--field-selector',
-          `spec.nodeName=${gatewayNode}`,
-          '-o',
-          'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
-        ]);
-        return out.split(' ').some((x) => x.endsWith('=True') && !x.startsWith(`${agent}=`))
-          ? true
-          : undefined;
+        const pods = await agentPods(lab, gatewayNode);
+        return Object.entries(pods).some(([name, ready]) => ready && name !== agent) ? true : undefined;
       });
       assert.equal(await snapshot(), before);
       await allSee(lab, visitors, () => EIP, 'after the agent restart');

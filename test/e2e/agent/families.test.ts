@@ -4,7 +4,7 @@
 // an IPv6 EIP; and IPv6 only, where the tunnel itself runs over IPv6.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { allSee, carrier, EXTERNAL, helmInstall, inNode } from '../../support/egress.ts';
+import { allSee, carrier, EXTERNAL, helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
 import { type Lab, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
 import { SEED_POLICY } from '../../support/seed.ts';
 
@@ -22,7 +22,7 @@ spec:
 }
 
 async function seedWith(lab: Lab, pools: { ipv4?: string[]; ipv6?: string[] }) {
-  await lab.kubectl(['label', 'node', 'egressgateway-worker', 'egressgateway-worker2', 'egressgateway=true']);
+  await labelGatewayNodes(lab);
   await lab.apply(gateway(pools));
   await lab.apply(SEED_POLICY);
   await lab.apply(visitorYaml('visitor', 3));

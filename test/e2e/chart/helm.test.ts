@@ -5,7 +5,7 @@
 // datapath behind.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { inNode } from '../../support/egress.ts';
+import { helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
 import { eventually, withLab } from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
@@ -15,22 +15,7 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
   await withLab(['--nodes', '3'], async (lab) => {
     await t.test("the seed's install command succeeds with --wait", async () => {
       const t0 = Date.now();
-      await lab.lab(
-        [
-          'helm',
-          'install',
-          'egressgateway',
-          'charts/egressgateway',
-          '-n',
-          'kube-system',
-          '--set',
-          'feature.tunnelIpv4Subnet=192.200.0.1/16',
-          '--wait',
-          '--timeout',
-          '180s',
-        ],
-        { timeoutMs: 240_000 },
-      );
+      await helmInstall(lab);
       t.diagnostic(`helm install --wait took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       const pods = await lab.kubectlJson<{
         items: { metadata: { name: string }; status: { phase: string } }[];
@@ -44,13 +29,7 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
     });
 
     await t.test("the seed's EgressGateway and EgressPolicy apply unchanged and are defaulted", async () => {
-      await lab.kubectl([
-        'label',
-        'node',
-        'egressgateway-worker',
-        'egressgateway-worker2',
-        'egressgateway=true',
-      ]);
+      await labelGatewayNodes(lab);
       await lab.apply(SEED_GATEWAY);
       await lab.apply(SEED_POLICY);
       const gw = await lab.kubectl(['get', 'EgressGateway', 'default', '-o', 'yaml']);

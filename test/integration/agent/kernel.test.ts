@@ -9,6 +9,7 @@ import { renderNft } from '../../../src/agent/nft-render.ts';
 import { planDatapath } from '../../../src/agent/planner.ts';
 import { run } from '../../../src/common/exec.ts';
 import { createLogger } from '../../../src/common/log.ts';
+import { PLANNER_CONFIG, policyFixture, tunnelFixture } from '../../support/agent-fixtures.ts';
 
 const NODE = `egwk-${process.pid}-n`;
 const PEER = `egwk-${process.pid}-p`;
@@ -153,38 +154,23 @@ test('kernel: nft is applied once per change, or when forced', async () => {
 });
 
 test('kernel: a rendered plan with overlapping policies of both families loads', async () => {
-  const tunnel = (node: string, n: number) => ({
-    metadata: { name: node },
-    status: {
-      mark: `0x2600000${n}`,
-      tunnel: {
-        ipv4: `192.200.0.${n}`,
-        ipv6: `fd11::${n}`,
-        mac: `66:00:00:00:00:0${n}`,
-        parent: { ipv4: `172.30.0.${n}` },
-      },
-    },
-  });
-  const policy = (name: string, node: string, spec: Record<string, unknown>) => ({
-    metadata: { name, namespace: 'default' },
-    spec: { appliedTo: {}, ...spec },
-    status: { node, eip: { ipv4: '172.30.0.110', ipv6: 'fd00::110' } },
-  });
   const plan = planDatapath(
-    {
-      node: 'a',
-      families: { ipv4: true, ipv6: true },
-      vxlan: { name: 'egress.vxlan', id: 100, port: 7789 },
-      markBase: BASE,
-      tunnelSubnets: { ipv4: '192.200.0.0/16', ipv6: 'fd11::/112' },
-    },
+    { ...PLANNER_CONFIG, markBase: BASE },
     {
       parent: { name: 'eth0', ipv4: '172.30.0.1' },
-      tunnels: [tunnel('a', 1), tunnel('b', 2)],
+      tunnels: [tunnelFixture('a', 1, '172.30.0'), tunnelFixture('b', 2, '172.30.0')],
       policies: [
-        policy('p1', 'b', { priority: 1, destSubnet: ['8.8.8.0/24', '2001:db8::/32'] }),
-        policy('p2', 'a', {}),
-        policy('p3', 'a', { egressIP: { useNodeIP: true }, appliedTo: { podSubnet: ['10.244.0.0/24'] } }),
+        policyFixture(
+          'p1',
+          'b',
+          { priority: 1, destSubnet: ['8.8.8.0/24', '2001:db8::/32'] },
+          '172.30.0.110',
+        ),
+        policyFixture('p2', 'a', {}, '172.30.0.110'),
+        policyFixture('p3', 'a', {
+          egressIP: { useNodeIP: true },
+          appliedTo: { podSubnet: ['10.244.0.0/24'] },
+        }),
       ],
       clusterPolicies: [],
       slices: ['p1', 'p2'].map((p) => ({

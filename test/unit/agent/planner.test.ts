@@ -5,47 +5,16 @@ import { renderNft, sourceGroups } from '../../../src/agent/nft-render.ts';
 import {
   type DatapathInput,
   formatRange,
-  type PlannerConfig,
   type PolicyRule,
   planDatapath,
 } from '../../../src/agent/planner.ts';
-import type { EgressPolicy, EgressTunnel } from '../../../src/api/types.generated.ts';
+import type { EgressTunnel } from '../../../src/api/types.generated.ts';
+import { PLANNER_CONFIG, policyFixture, tunnelFixture } from '../../support/agent-fixtures.ts';
 
-const cfg: PlannerConfig = {
-  node: 'a',
-  families: { ipv4: true, ipv6: true },
-  vxlan: { name: 'egress.vxlan', id: 100, port: 7789 },
-  markBase: 0x26000000,
-  tunnelSubnets: { ipv4: '192.200.0.0/16', ipv6: 'fd11::/112' },
-};
-
-function tunnel(
-  node: string,
-  n: number,
-  extra: Partial<NonNullable<EgressTunnel['status']>> = {},
-): EgressTunnel {
-  return {
-    metadata: { name: node },
-    status: {
-      mark: `0x2600000${n}`,
-      tunnel: {
-        ipv4: `192.200.0.${n}`,
-        ipv6: `fd11::${n}`,
-        mac: `66:00:00:00:00:0${n}`,
-        parent: { name: 'eth0', ipv4: `172.22.0.${n}` },
-      },
-      ...extra,
-    },
-  };
-}
-
-function policy(name: string, node: string, spec: Partial<EgressPolicy['spec']> = {}, eip = '172.22.0.110') {
-  return {
-    metadata: { name, namespace: 'default' },
-    spec: { appliedTo: { podSelector: { matchLabels: { app: name } } }, ...spec },
-    status: { node, eip: { ipv4: eip, ipv6: 'fd00::110' } },
-  } as EgressPolicy;
-}
+const cfg = PLANNER_CONFIG;
+const tunnel = (node: string, n: number, extra: Partial<NonNullable<EgressTunnel['status']>> = {}) =>
+  tunnelFixture(node, n, '172.22.0', extra);
+const policy = policyFixture;
 
 const slices = (key: string) => [
   {
