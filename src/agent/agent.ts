@@ -14,14 +14,17 @@ import type {
   EgressClusterInfo,
   EgressClusterPolicy,
   EgressEndpointSlice,
+  EgressGateway,
   EgressPolicy,
   EgressTunnel,
 } from '../api/types.generated.ts';
 import type { Config } from '../common/config.ts';
-import type { Family } from '../common/ip.ts';
+import { canonicalIp, type Family } from '../common/ip.ts';
 import type { Logger } from '../common/log.ts';
 import { POLICY_NAME_LABEL } from '../controller/planners/endpoint-slices.ts';
 import { crdInformer } from '../k8s/crd-informer.ts';
+import { type EipCandidates, eipKey } from './failover/decide.ts';
+import { FailoverRunner } from './failover/runner.ts';
 import type { Kernel } from './kernel.ts';
 import { renderNft } from './nft-render.ts';
 import { type DatapathPlan, type ParentInterface, planDatapath, type SliceView } from './planner.ts';
@@ -64,7 +67,8 @@ export function createAgent(o: AgentOptions): Agent {
     'EgressClusterEndpointSlice',
   );
   const infos = informerOf<EgressClusterInfo>('egressclusterinfos', 'EgressClusterInfo');
-  const all = [tunnels, policies, clusterPolicies, slices, clusterSlices, infos];
+  const gateways = informerOf<EgressGateway>('egressgateways', 'EgressGateway');
+  const all = [tunnels, policies, clusterPolicies, slices, clusterSlices, infos, gateways];
   const custom = kc.makeApiClient(CustomObjectsApi);
 
   let stopped = false;
@@ -97,6 +101,39 @@ export function createAgent(o: AgentOptions): Agent {
       });
     }, delayMs);
   };
+
+  const underlayFamily = f.enableIPv4 ? 4 : 6;
+  const failover = f.fastFailover.enable
+    ? new FailoverRunner({
+        self: node,
+        config: f.fastFailover,
+        family: underlayFamily,
+        log,
+        onDecision: () => schedule(0),
+      })
+    : undefined;
+
+  /** Peers' underlay addresses and the controller's EIP candidate lists, for failover. */
+  function failoverInputs(): [Map<string, string>, EipCandidates[]] {
+    const peers = new Map<string, string>();
+    for (const t of tunnels.list()) {
+      const ip = canonicalIp(
+        String(t.status?.tunnel?.parent?.[underlayFamily === 4 ? 'ipv4' : 'ipv6'] ?? ''),
+      );
+      const name = t.metadata?.name ?? '';
+      if (ip && name) peers.set(name, ip);
+    }
+    const candidates: EipCandidates[] = [];
+    for (const g of gateways.list()) {
+      for (const c of Array.isArray(g.status?.eipCandidates) ? g.status.eipCandidates : []) {
+        const nodes = Array.isArray(c?.nodes)
+          ? c.nodes.filter((n): n is string => typeof n === 'string')
+          : [];
+        candidates.push({ key: eipKey(c?.ipv4 || undefined, c?.ipv6 || undefined), nodes });
+      }
+    }
+    return [peers, candidates];
+  }
 
   const sliceViews = (): SliceView[] => [
     ...slices.list().map((s) => ({
@@ -161,6 +198,7 @@ export function createAgent(o: AgentOptions): Agent {
       }
       tornDown = false;
       await report(parent);
+      if (failover) failover.update(...failoverInputs());
       const next = planDatapath(
         {
           node,
@@ -179,6 +217,7 @@ export function createAgent(o: AgentOptions): Agent {
           clusterPolicies: clusterPolicies.list(),
           slices: sliceViews(),
           ...(infos.get('default') ? { clusterInfo: infos.get('default')! } : {}),
+          ...(failover ? { failover: failover.view() } : {}),
         },
       );
       const problems = next.problems.join('\n');
@@ -201,6 +240,7 @@ export function createAgent(o: AgentOptions): Agent {
       await kernel.applyNft(renderNft(next, { markBase: f.mark, vxlanName: f.vxlan.name }), full);
       if (parent) {
         const added = await kernel.applyAnnounce(parent.name, next.announce, families);
+        failover?.setHolding(next.held);
         for (const ip of added) {
           log.info({ eip: ip, interface: parent.name }, 'EIP announced here');
           void kernel.gratuitousArp(parent.name, ip).catch((err: unknown) => {
@@ -228,6 +268,7 @@ export function createAgent(o: AgentOptions): Agent {
         void i.run();
       }
       await Promise.all(all.map((i) => i.synced));
+      await failover?.start();
       schedule(0);
       // The periodic pass: heartbeats, repairs, interface changes.
       const every = Math.min(
@@ -242,6 +283,14 @@ export function createAgent(o: AgentOptions): Agent {
       clearInterval(tick);
       for (const i of all) i.stop();
       await running;
+      failover?.stop();
+      // With fast failover the next candidate takes our EIPs within deadAfterMs: stop
+      // answering for them first, so two nodes never do at once.
+      if (failover && failover.holding().size > 0 && !tornDown) {
+        const parent = await kernel.detectParent(f.tunnelDetectMethod, families).catch(() => undefined);
+        if (parent) await kernel.applyAnnounce(parent.name, [], families).catch(() => undefined);
+        log.info({ eips: [...failover.holding()] }, 'stopping: EIPs withdrawn for the next candidate');
+      }
       // Uninstall deletes the tunnels before the agents: if ours is gone, leave nothing
       // behind. Any other stop (restart, upgrade, node drain) keeps the datapath as it is.
       if (tornDown) return;

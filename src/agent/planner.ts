@@ -20,6 +20,7 @@ import {
   parseCidr,
 } from '../common/ip.ts';
 import { parseMark } from '../controller/planners/tunnels.ts';
+import { eipKey } from './failover/decide.ts';
 
 export interface PlannerConfig {
   node: string;
@@ -50,6 +51,12 @@ export interface DatapathInput {
   clusterPolicies: EgressClusterPolicy[];
   slices: SliceView[];
   clusterInfo?: EgressClusterInfo;
+  /**
+   * Fast failover's view (src/agent/failover): who carries each EIP (by `eipKey`) instead of
+   * the policy status, and which EIPs this node may announce. Absent: the controller's
+   * placement, announced where it says.
+   */
+  failover?: { carrier: ReadonlyMap<string, string>; hold: ReadonlySet<string> };
 }
 
 export interface VxlanPlan {
@@ -110,6 +117,8 @@ export interface DatapathPlan {
   rules: PolicyRule[];
   /** EIPs this node answers ARP/NDP for */
   announce: string[];
+  /** the same, as EIP keys (`eipKey`), for this node's probes */
+  held: string[];
   /** what was skipped and why, for logs and events */
   problems: string[];
 }
@@ -285,8 +294,11 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
 
   const rules: PolicyRule[] = [];
   const announce = new Set<string>();
+  const held = new Set<string>();
   for (const p of sortedPolicies(input)) {
-    const carrier = typeof p.status?.node === 'string' ? p.status.node : '';
+    const eipId = eipKey(p.status?.eip?.ipv4, p.status?.eip?.ipv6);
+    const placed = typeof p.status?.node === 'string' ? p.status.node : '';
+    const carrier = (p.spec?.egressIP?.useNodeIP ? undefined : input.failover?.carrier.get(eipId)) ?? placed;
     if (!carrier) continue;
     const here = carrier === cfg.node;
     const via = here ? undefined : reachable.get(carrier);
@@ -329,7 +341,10 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
       // No EIP of this family (single-stack pool): leave it to the node's own NAT.
       if (!eip) continue;
       rules.push({ ...base, action: { kind: 'snat', to: eip } });
-      announce.add(eip);
+      if (!input.failover || input.failover.hold.has(eipId)) {
+        announce.add(eip);
+        held.add(eipId);
+      }
     }
   }
 
@@ -340,6 +355,7 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
     cluster,
     rules,
     announce: [...announce].sort(),
+    held: [...held].sort(),
     problems,
   };
 }

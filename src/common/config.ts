@@ -35,6 +35,14 @@ export interface FeatureConfig {
     tunnelUpdatePeriod: number;
     eipEvictionTimeout: number;
   };
+  /** agents probe each other on the underlay and move EIPs in under a second (ours) */
+  fastFailover: {
+    enable: boolean;
+    port: number;
+    intervalMs: number;
+    fenceAfterMs: number;
+    deadAfterMs: number;
+  };
   cacheSyncSyncPeriodSecond: number;
   clusterCIDR: {
     autoDetect: { podCidrMode: PodCidrMode; clusterIP: boolean; nodeIP: boolean };
@@ -96,6 +104,7 @@ export function defaultFeatureConfig(): FeatureConfig {
     gatewayReplyRouteTable: 600,
     gatewayReplyRouteMark: 39,
     gatewayFailover: { enable: false, tunnelMonitorPeriod: 5, tunnelUpdatePeriod: 5, eipEvictionTimeout: 15 },
+    fastFailover: { enable: true, port: 7790, intervalMs: 100, fenceAfterMs: 300, deadAfterMs: 600 },
     cacheSyncSyncPeriodSecond: 1800,
     clusterCIDR: { autoDetect: { podCidrMode: 'auto', clusterIP: true, nodeIP: true }, extraCidr: [] },
   };
@@ -240,6 +249,13 @@ export function parseFeatureConfig(text: string | undefined): { feature: Feature
       tunnelUpdatePeriod: r.int(root, 'gatewayFailover.tunnelUpdatePeriod', 5, 1, 3600),
       eipEvictionTimeout: r.int(root, 'gatewayFailover.eipEvictionTimeout', 15, 1, 3600),
     },
+    fastFailover: {
+      enable: r.bool(root, 'fastFailover.enable', d.fastFailover.enable),
+      port: r.int(root, 'fastFailover.port', d.fastFailover.port, 1, 65_535),
+      intervalMs: r.int(root, 'fastFailover.intervalMs', d.fastFailover.intervalMs, 10, 10_000),
+      fenceAfterMs: r.int(root, 'fastFailover.fenceAfterMs', d.fastFailover.fenceAfterMs, 20, 60_000),
+      deadAfterMs: r.int(root, 'fastFailover.deadAfterMs', d.fastFailover.deadAfterMs, 30, 120_000),
+    },
     // Upstream only reads the lower-case spelling (a missing yaml tag); accept both.
     cacheSyncSyncPeriodSecond: r.int(
       root,
@@ -308,6 +324,12 @@ export function parseFeatureConfig(text: string | undefined): { feature: Feature
   if (fo.enable && fo.eipEvictionTimeout <= fo.tunnelUpdatePeriod + fo.tunnelMonitorPeriod) {
     r.problems.push(
       `gatewayFailover.eipEvictionTimeout (${fo.eipEvictionTimeout}) must be greater than tunnelUpdatePeriod + tunnelMonitorPeriod (${fo.tunnelUpdatePeriod + fo.tunnelMonitorPeriod})`,
+    );
+  }
+  const ff = f.fastFailover;
+  if (ff.fenceAfterMs < 2 * ff.intervalMs || ff.deadAfterMs < ff.fenceAfterMs + 2 * ff.intervalMs) {
+    r.problems.push(
+      `fastFailover: need intervalMs (${ff.intervalMs}) × 2 ≤ fenceAfterMs (${ff.fenceAfterMs}) and fenceAfterMs + 2 × intervalMs ≤ deadAfterMs (${ff.deadAfterMs}): a cut-off holder must withdraw before anyone may take over`,
     );
   }
   return { feature: f, problems: r.problems };

@@ -1,6 +1,7 @@
 // Shared steps of the egress e2e tests: install the chart as the seed does, wait for a
 // policy's placement, and check what the external server sees from each pod.
 import assert from 'node:assert/strict';
+import { podNetns } from '../../lab/src/net/topology.ts';
 import { run } from '../../src/common/exec.ts';
 import { curlFromPod, eventually, type Lab, type PodView } from './lab.ts';
 
@@ -57,4 +58,49 @@ export const inNode = (node: string, cmd: string[]) => run('ip', ['netns', 'exec
 /** The seed's gateway nodes: both workers labelled `egressgateway=true`. */
 export async function labelGatewayNodes(lab: Lab): Promise<void> {
   await lab.kubectl(['label', 'node', 'egressgateway-worker', 'egressgateway-worker2', 'egressgateway=true']);
+}
+
+export interface ProbeStream {
+  /** stops probing; the answers seen, in order */
+  stop(): Promise<{ t: number; ok: boolean }[]>;
+}
+
+/**
+ * Requests `url` from inside a pod's network namespace back to back (each with a short
+ * timeout) and records when the answer was `want`: the gaps in this stream are what a
+ * failover costs the pod.
+ */
+export function probeStream(lab: Lab, pod: PodView, url: string, want: string): ProbeStream {
+  let running = true;
+  const seen: { t: number; ok: boolean }[] = [];
+  const loop = (async () => {
+    const uid = (await lab.kubectl(['get', 'pod', pod.name, '-o', 'jsonpath={.metadata.uid}'])).trim();
+    const ns = podNetns(uid);
+    while (running) {
+      const r = await run('ip', ['netns', 'exec', ns, 'curl', '-sS', '-m', '0.3', url], {
+        okCodes: [0, 7, 28, 52, 56],
+      });
+      seen.push({ t: Date.now(), ok: r.code === 0 && r.stdout.trim() === want });
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/** The longest run without a good answer after `from` (ms), ending at the first good one. */
+export function longestGap(seen: { t: number; ok: boolean }[], from: number): number {
+  let lastOk = [...seen].reverse().find((s) => s.ok && s.t <= from)?.t ?? from;
+  let gap = 0;
+  for (const s of seen) {
+    if (s.t <= from || !s.ok) continue;
+    gap = Math.max(gap, s.t - lastOk);
+    lastOk = s.t;
+  }
+  return gap;
 }

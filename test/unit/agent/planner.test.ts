@@ -162,6 +162,36 @@ test('planner: destSubnet per family, podSubnet as sources, priority order, unus
   assert.ok(p.problems.some((x) => x.includes('default/lost') && x.includes('"zz"')));
 });
 
+test('planner: fast failover decides the carrier and which EIPs this node announces', () => {
+  const key = '172.22.0.110|';
+  const base = input({ policies: [policy('web', 'b', {}, '172.22.0.110')], slices: slices('default/web') });
+  base.policies[0]!.status!.eip = { ipv4: '172.22.0.110' };
+  // the controller placed it on b, but b is dead: this node (a) carries and announces it
+  const taken = planDatapath(cfg, {
+    ...base,
+    failover: { carrier: new Map([[key, 'a']]), hold: new Set([key]) },
+  });
+  assert.deepEqual(
+    taken.rules.map((r) => r.action.kind),
+    ['snat'],
+  );
+  assert.deepEqual(taken.announce, ['172.22.0.110']);
+  assert.deepEqual(taken.held, [key]);
+  // carrier here but not (yet) allowed to announce: SNAT ready, no ARP
+  const waiting = planDatapath(cfg, {
+    ...base,
+    failover: { carrier: new Map([[key, 'a']]), hold: new Set() },
+  });
+  assert.deepEqual(waiting.announce, []);
+  assert.deepEqual(waiting.held, []);
+  // another node carries it: traffic is marked for that node
+  const elsewhere = planDatapath(cfg, {
+    ...base,
+    failover: { carrier: new Map([[key, 'c']]), hold: new Set() },
+  });
+  assert.deepEqual(elsewhere.rules[0]!.action, { kind: 'mark', mark: 0x26000003 });
+});
+
 test('nft: one transaction that replaces our table; a source jumps to its group of policies', () => {
   const p = planDatapath(
     cfg,

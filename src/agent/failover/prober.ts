@@ -1,0 +1,122 @@
+// Probes on the underlay: every interval this agent tells its peers who it hears and which
+// EIPs it announces, and records what they tell it. A probe counts only if it comes from
+// the underlay address of the node it names (a pod cannot speak for a node), and only the
+// fields below are read, with bounded sizes.
+import { createSocket, type Socket } from 'node:dgram';
+import { canonicalIp, familyOf } from '../../common/ip.ts';
+import type { Logger } from '../../common/log.ts';
+import type { PeerView } from './decide.ts';
+
+const MAX_BYTES = 60_000;
+const MAX_ITEMS = 4096;
+
+export interface ProbeMessage {
+  v: 1;
+  node: string;
+  hears: string[];
+  holds: string[];
+}
+
+/** Parses a probe; undefined for anything that is not exactly one. */
+export function parseProbe(data: Buffer): ProbeMessage | undefined {
+  if (data.length > MAX_BYTES) return undefined;
+  let m: unknown;
+  try {
+    m = JSON.parse(data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const o = m as Record<string, unknown>;
+  const strings = (x: unknown) =>
+    Array.isArray(x) && x.length <= MAX_ITEMS && x.every((s) => typeof s === 'string' && s.length <= 253);
+  if (typeof m !== 'object' || m === null || o['v'] !== 1 || typeof o['node'] !== 'string') return undefined;
+  if (!strings(o['hears']) || !strings(o['holds'])) return undefined;
+  return { v: 1, node: o['node'], hears: o['hears'] as string[], holds: o['holds'] as string[] };
+}
+
+export interface ProberOptions {
+  self: string;
+  port: number;
+  family: 4 | 6;
+  log: Logger;
+  /** the clock (monotonic ms) */
+  now?: () => number;
+}
+
+export class Prober {
+  readonly #o: ProberOptions;
+  readonly #peers = new Map<string, PeerView>();
+  /** node → underlay address we accept its probes from and send ours to */
+  #addresses = new Map<string, string>();
+  #socket: Socket | undefined;
+  #onChange: () => void = () => {};
+
+  constructor(o: ProberOptions) {
+    this.#o = o;
+  }
+
+  get peers(): ReadonlyMap<string, PeerView> {
+    return this.#peers;
+  }
+
+  #now(): number {
+    return this.#o.now?.() ?? performance.now();
+  }
+
+  /** Called when a probe changes what we know of a peer (new peer, hears or holds). */
+  onChange(fn: () => void): void {
+    this.#onChange = fn;
+  }
+
+  /** The nodes we talk to, with their underlay addresses (from their EgressTunnels). */
+  setPeers(addresses: Map<string, string>): void {
+    this.#addresses = new Map(
+      [...addresses].filter(([n, ip]) => n !== this.#o.self && familyOf(ip) === this.#o.family),
+    );
+    for (const n of this.#peers.keys()) if (!this.#addresses.has(n)) this.#peers.delete(n);
+  }
+
+  async start(): Promise<void> {
+    const socket = createSocket({ type: this.#o.family === 4 ? 'udp4' : 'udp6', reuseAddr: true });
+    socket.on('message', (data, rinfo) => this.#receive(data, rinfo.address));
+    socket.on('error', (err) => this.#o.log.warn({ err: String(err) }, 'probe socket error'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.#o.port, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.#socket = socket;
+  }
+
+  #receive(data: Buffer, from: string): void {
+    const m = parseProbe(data);
+    if (!m) return;
+    const expected = this.#addresses.get(m.node);
+    if (!expected || canonicalIp(from) !== expected) return;
+    const old = this.#peers.get(m.node);
+    const view: PeerView = { lastSeen: this.#now(), hears: new Set(m.hears), holds: new Set(m.holds) };
+    this.#peers.set(m.node, view);
+    const same = (a: ReadonlySet<string>, b: ReadonlySet<string>) =>
+      a.size === b.size && [...a].every((x) => b.has(x));
+    if (!old || !same(old.hears, view.hears) || !same(old.holds, view.holds)) this.#onChange();
+  }
+
+  /** Sends one probe to every peer (fire and forget: a lost probe is what we measure). */
+  send(hears: string[], holds: string[], only?: ReadonlySet<string>): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    const msg = Buffer.from(
+      JSON.stringify({ v: 1, node: this.#o.self, hears, holds } satisfies ProbeMessage),
+    );
+    for (const [node, ip] of this.#addresses) {
+      if (!only || only.has(node)) socket.send(msg, this.#o.port, ip, () => {});
+    }
+  }
+
+  stop(): void {
+    this.#socket?.close();
+    this.#socket = undefined;
+  }
+}
