@@ -101,6 +101,13 @@ describe('config', () => {
       'gatewayFailover: {enable: true, eipEvictionTimeout: 10}',
       /eipEvictionTimeout \(10\) must be greater than .* \(10\)/,
     ],
+    [
+      'fast failover timing',
+      {},
+      'fastFailover: {intervalMs: 100, fenceAfterMs: 500, deadAfterMs: 550}',
+      /fastFailover: need .* a cut-off holder must withdraw before anyone may take over/,
+    ],
+    ['fast failover port', {}, 'fastFailover: {port: 0}', /fastFailover.port: 0/],
     ['vxlan id range', {}, 'vxlan: {id: 0}', /vxlan.id: 0 is not an integer in \[1, 16777215\]/],
     ['vxlan port', {}, 'vxlan: {port: 70000}', /vxlan.port: 70000/],
     [
