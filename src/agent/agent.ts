@@ -39,6 +39,8 @@ export interface AgentOptions {
   /** full re-apply period (repairs outside changes); default 30 s */
   resyncMs?: number;
   onSync?: (seconds: number, ok: boolean) => void;
+  /** after each applied sync: EIPs announced here, and how many were new */
+  onAnnounce?: (announced: number, added: number) => void;
 }
 
 export interface Agent {
@@ -241,6 +243,7 @@ export function createAgent(o: AgentOptions): Agent {
       if (parent) {
         const added = await kernel.applyAnnounce(parent.name, next.announce, families);
         failover?.setHolding(next.held);
+        o.onAnnounce?.(next.announce.length, added.length);
         for (const ip of added) {
           log.info({ eip: ip, interface: parent.name }, 'EIP announced here');
           void kernel.gratuitousArp(parent.name, ip).catch((err: unknown) => {

@@ -26,6 +26,10 @@ async function main(): Promise<void> {
     kernel: new Kernel({ log }),
     log,
     onSync: (seconds, ok) => metrics.syncSeconds.observe({ result: ok ? 'ok' : 'error' }, seconds),
+    onAnnounce: (announced, added) => {
+      metrics.eipsAnnounced.set(announced);
+      metrics.eipsTaken.inc(added);
+    },
   });
   const health = await startHealthServer(config.env.healthProbeBindAddress, {
     healthz: { ping: () => true },

@@ -22,6 +22,16 @@ export function agentMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    eipsAnnounced: new Gauge({
+      name: 'egressgateway_agent_eips_announced',
+      help: 'EIPs this node answers ARP/NDP for',
+      registers: [registry],
+    }),
+    eipsTaken: new Counter({
+      name: 'egressgateway_agent_eip_announcements_total',
+      help: 'EIPs this node started announcing (placement by the controller, or takeover by fast failover)',
+      registers: [registry],
+    }),
   };
 }
 

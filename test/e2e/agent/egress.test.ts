@@ -4,6 +4,8 @@
 // destination filters, the EIP never being a local address, an agent restart that loses no
 // traffic state, and a deleted policy that leaves nothing behind in the kernel.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../../src/common/exec.ts';
 import {
@@ -16,7 +18,15 @@ import {
   longestGap,
   probeStream,
 } from '../../support/egress.ts';
-import { eventually, type Lab, type PodView, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import {
+  E2E_LAB_DIR,
+  eventually,
+  type Lab,
+  type PodView,
+  runningPods,
+  visitorYaml,
+  withLab,
+} from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
@@ -67,6 +77,7 @@ test('egress through the gateway: the seed Quick Start from every node', {
       await helmInstall(lab, [
         'feature.tunnelIpv4Subnet=192.200.0.1/16',
         'controller.nodeSelector.kubernetes\\.io/hostname=egressgateway-control-plane',
+        'agent.prometheus.enabled=true',
       ]);
       await labelGatewayNodes(lab);
       await lab.apply(SEED_GATEWAY);
@@ -119,6 +130,21 @@ test('egress through the gateway: the seed Quick Start from every node', {
         );
       assert.equal((await curlExt(NODE_IPS[gatewayNode]!)).code, 0, 'the node address answers');
       assert.notEqual((await curlExt(EIP)).code, 0, 'the EIP must not reach node services');
+    });
+
+    await t.test("the agents' metrics show which node announces the EIP", async () => {
+      const metric = async (node: string, name: string) => {
+        const text = (await inNode(node, ['curl', '-sS', '-m', '2', 'http://127.0.0.1:5811/metrics'])).stdout;
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+        return Number(line?.split(' ').at(-1) ?? Number.NaN);
+      };
+      for (const node of Object.keys(NODE_IPS)) {
+        const want = node === gatewayNode ? 1 : 0;
+        assert.equal(await metric(node, 'egressgateway_agent_eips_announced'), want, node);
+        const started = await metric(node, 'egressgateway_agent_eip_announcements_total');
+        assert.ok(want ? started >= 1 : started === 0, `${node}: ${started} announcements started`);
+        assert.ok((await metric(node, 'egressgateway_agent_sync_seconds_count')) > 0, node);
+      }
     });
 
     await t.test('destSubnet: only the listed destinations go through the gateway', async () => {
@@ -346,5 +372,71 @@ spec:
         }
       },
     );
+
+    await t.test(
+      'fast failover needs no apiserver: with it frozen, traffic keeps its EIP and a dead carrier is replaced',
+      async () => {
+        // both gateway nodes usable again (the one powered off above is back)
+        await eventually(
+          'two candidates for the EIP',
+          async () => {
+            const c = await lab.kubectl([
+              'get',
+              'egw',
+              'default',
+              '-o',
+              'jsonpath={.status.eipCandidates[0].nodes[*]}',
+            ]);
+            return c.trim().split(' ').length === 2 ? true : undefined;
+          },
+          90_000,
+        );
+        const holder = await carrier(lab, 'test');
+        const client = visitors.find((p) => p.node === 'egressgateway-control-plane')!;
+        await allSee(lab, [client], () => EIP, 'before freezing the apiserver');
+        await eventually('the holder announces the EIP', async () =>
+          (await proxiesFor(holder)) ? true : undefined,
+        );
+        const stream = probeStream(lab, client, EXTERNAL[4], `Remote IP: ${EIP}`);
+        await new Promise((r) => setTimeout(r, 1000));
+        const apiserver = apiserverPid();
+        process.kill(apiserver, 'SIGSTOP');
+        let t0 = 0;
+        try {
+          await new Promise((r) => setTimeout(r, 2000));
+          t0 = Date.now();
+          await lab.lab(['node', 'off', holder]);
+          await new Promise((r) => setTimeout(r, 3000));
+        } finally {
+          process.kill(apiserver, 'SIGCONT');
+        }
+        const seen = await stream.stop();
+        const gap = longestGap(seen, t0);
+        const pattern = seen.map((x) => (x.ok ? 'o' : 'x')).join('');
+        t.diagnostic(`apiserver frozen, ${holder} off: gap ${gap} ms; requests: ${pattern}`);
+        try {
+          assert.match(
+            pattern,
+            /^o+x*o+$/,
+            'good answers with the apiserver frozen, one outage for the node, then good again',
+          );
+          assert.ok(gap < 2000, `gap ${gap} ms`);
+        } finally {
+          await lab.lab(['node', 'on', holder]);
+        }
+      },
+    );
   });
 });
+
+/** The kube-apiserver process of the e2e lab (the lab started it; its wrapper records the PID). */
+function apiserverPid(): number {
+  const state = JSON.parse(readFileSync(join(E2E_LAB_DIR, 'control-plane', 'state.json'), 'utf8')) as {
+    processes: { name: string; pidFile: string }[];
+  };
+  const proc = state.processes.find((p) => p.name === 'kube-apiserver');
+  if (!proc) throw new Error('no kube-apiserver in the lab state');
+  const pid = Number(readFileSync(proc.pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`bad kube-apiserver PID in ${proc.pidFile}`);
+  return pid;
+}
