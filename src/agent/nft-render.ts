@@ -15,7 +15,7 @@
 // source address jumps to the chain of that source's *group* (the policies it belongs to, in
 // priority order), which checks only those policies' destinations. A pod in one policy costs
 // one map lookup and one rule, whether the cluster has 10 policies or 10,000.
-import type { Family, IpRange } from '../common/ip.ts';
+import { type Family, type IpRange, mergeRanges } from '../common/ip.ts';
 import type { DatapathPlan, PolicyRule } from './planner.ts';
 import { formatRange } from './planner.ts';
 
@@ -138,6 +138,15 @@ export function renderNft(plan: DatapathPlan, cfg: NftRenderConfig): string {
       } }`;
     maps.push(mapDecl(`mark_src${family}`, markElems), mapDecl(`snat_src${family}`, natElems));
   }
+  // Traffic that arrived through the tunnel may only leave SNATed by us: a source none of
+  // our SNAT rules covers (the sender's view of the carrier was stale) is dropped here
+  // instead of leaving with this node's own address.
+  for (const family of [4, 6] as const) {
+    const srcs = plan.rules
+      .filter((r) => r.family === family && r.action.kind !== 'mark')
+      .flatMap((r) => r.src);
+    sets.push(setDecl(`tunnel_src${family}`, family, mergeRanges(srcs)));
+  }
   const base = hex(cfg.markBase);
   const lines = [
     `table inet ${NFT_TABLE}`,
@@ -154,6 +163,11 @@ export function renderNft(plan: DatapathPlan, cfg: NftRenderConfig): string {
     '\tchain egress_mark_reset {',
     '\t\ttype filter hook forward priority mangle + 5; policy accept;',
     `\t\tmeta mark & 0xff000000 == ${base} meta mark set ${base}`,
+    '\t}',
+    '\tchain egress_tunnel_guard {',
+    '\t\ttype filter hook forward priority filter - 10; policy accept;',
+    `\t\tiifname "${cfg.vxlanName}" ct direction original ip saddr != @tunnel_src4 drop`,
+    `\t\tiifname "${cfg.vxlanName}" ct direction original ip6 saddr != @tunnel_src6 drop`,
     '\t}',
     '\tchain egress_snat {',
     '\t\ttype nat hook postrouting priority srcnat - 10; policy accept;',

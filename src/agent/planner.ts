@@ -56,7 +56,12 @@ export interface DatapathInput {
    * the policy status, and which EIPs this node may announce. Absent: the controller's
    * placement, announced where it says.
    */
-  failover?: { carrier: ReadonlyMap<string, string>; hold: ReadonlySet<string> };
+  failover?: {
+    carrier: ReadonlyMap<string, string>;
+    hold: ReadonlySet<string>;
+    /** EIPs this node is a takeover candidate for */
+    standby?: ReadonlySet<string>;
+  };
 }
 
 export interface VxlanPlan {
@@ -309,17 +314,23 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
     const useNodeIP = p.spec?.egressIP?.useNodeIP === true;
     const label = `${p.kindLabel} ${p.key}`;
     const endpoints = slicesByPolicy.get(p.key) ?? [];
+    // A standby (a failover candidate that does not carry it now) SNATs the policy too:
+    // traffic that reaches it while the carrier changes leaves with the EIP, never with
+    // this node's own address.
+    const standby = !here && !useNodeIP && (input.failover?.standby?.has(eipId) ?? false);
     for (const fam of families) {
       const key = fam === 4 ? 'ipv4' : 'ipv6';
-      const src: IpRange[] = rangesOf(fam, p.spec?.appliedTo?.podSubnet, problems, label);
+      const subnets = rangesOf(fam, p.spec?.appliedTo?.podSubnet, problems, label);
+      const local: IpRange[] = [...subnets];
+      const all: IpRange[] = [...subnets];
       for (const e of endpoints) {
-        if (!here && e.node !== cfg.node) continue;
         for (const ip of Array.isArray(e[key]) ? e[key] : []) {
           const c = ipOf(fam, ip);
-          if (c) src.push(hostRange(fam, c));
+          if (!c) continue;
+          all.push(hostRange(fam, c));
+          if (e.node === cfg.node) local.push(hostRange(fam, c));
         }
       }
-      if (src.length === 0) continue;
       const destTexts = Array.isArray(p.spec?.destSubnet) ? p.spec.destSubnet : [];
       let dst: IpRange[] | undefined;
       if (destTexts.length > 0) {
@@ -327,20 +338,27 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
         // Destinations given, none of this family: this family is not captured.
         if (dst.length === 0) continue;
       }
-      const base = { policy: label, family: fam, src: mergeRanges(src), ...(dst ? { dst } : {}) };
-      if (!here) {
-        if (!via!.tunnel[fam]) continue;
-        rules.push({ ...base, action: { kind: 'mark', mark: via!.mark! } });
-        continue;
-      }
-      if (useNodeIP) {
-        rules.push({ ...base, action: { kind: 'masquerade' } });
-        continue;
-      }
+      const rule = (src: IpRange[]) => ({
+        policy: label,
+        family: fam,
+        src: mergeRanges(src),
+        ...(dst ? { dst } : {}),
+      });
       const eip = ipOf(fam, p.status?.eip?.[key]);
+      if (!here) {
+        if (via!.tunnel[fam] && local.length > 0)
+          rules.push({ ...rule(local), action: { kind: 'mark', mark: via!.mark! } });
+        if (standby && eip && all.length > 0) rules.push({ ...rule(all), action: { kind: 'snat', to: eip } });
+        continue;
+      }
+      if (all.length === 0) continue;
+      if (useNodeIP) {
+        rules.push({ ...rule(all), action: { kind: 'masquerade' } });
+        continue;
+      }
       // No EIP of this family (single-stack pool): leave it to the node's own NAT.
       if (!eip) continue;
-      rules.push({ ...base, action: { kind: 'snat', to: eip } });
+      rules.push({ ...rule(all), action: { kind: 'snat', to: eip } });
       if (!input.failover || input.failover.hold.has(eipId)) {
         announce.add(eip);
         held.add(eipId);

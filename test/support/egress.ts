@@ -62,7 +62,7 @@ export async function labelGatewayNodes(lab: Lab): Promise<void> {
 
 export interface ProbeStream {
   /** stops probing; the answers seen, in order */
-  stop(): Promise<{ t: number; ok: boolean }[]>;
+  stop(): Promise<{ t: number; ok: boolean; why?: string }[]>;
 }
 
 /**
@@ -72,7 +72,7 @@ export interface ProbeStream {
  */
 export function probeStream(lab: Lab, pod: PodView, url: string, want: string): ProbeStream {
   let running = true;
-  const seen: { t: number; ok: boolean }[] = [];
+  const seen: { t: number; ok: boolean; why?: string }[] = [];
   const loop = (async () => {
     const uid = (await lab.kubectl(['get', 'pod', pod.name, '-o', 'jsonpath={.metadata.uid}'])).trim();
     const ns = podNetns(uid);
@@ -80,7 +80,12 @@ export function probeStream(lab: Lab, pod: PodView, url: string, want: string): 
       const r = await run('ip', ['netns', 'exec', ns, 'curl', '-sS', '-m', '0.3', url], {
         okCodes: [0, 7, 28, 52, 56],
       });
-      seen.push({ t: Date.now(), ok: r.code === 0 && r.stdout.trim() === want });
+      const ok = r.code === 0 && r.stdout.trim() === want;
+      seen.push({
+        t: Date.now(),
+        ok,
+        ...(ok ? {} : { why: r.code === 0 ? r.stdout.trim() : `curl exit ${r.code}` }),
+      });
       await new Promise((res) => setTimeout(res, 20));
     }
   })();
@@ -103,4 +108,10 @@ export function longestGap(seen: { t: number; ok: boolean }[], from: number): nu
     lastOk = s.t;
   }
   return gap;
+}
+
+/** A failed request must be lost, never answered with another source address (a leak). */
+export function assertNoLeak(seen: { why?: string }[]): void {
+  const leaks = seen.filter((x) => x.why?.startsWith('Remote IP')).map((x) => x.why);
+  assert.deepEqual(leaks, [], `requests left with another source: ${[...new Set(leaks)].join(', ')}`);
 }

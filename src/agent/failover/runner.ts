@@ -8,6 +8,8 @@ import { Prober } from './prober.ts';
 export interface FailoverView {
   carrier: ReadonlyMap<string, string>;
   hold: ReadonlySet<string>;
+  /** EIPs this node is a candidate for */
+  standby: ReadonlySet<string>;
 }
 
 export class FailoverRunner {
@@ -61,7 +63,8 @@ export class FailoverRunner {
 
   /** The current decision; before the first one, hold nothing and follow the controller. */
   view(): FailoverView {
-    return this.#last ?? { carrier: new Map(), hold: new Set() };
+    const standby = new Set(this.#candidates.filter((c) => c.nodes.includes(this.#self)).map((c) => c.key));
+    return { ...(this.#last ?? { carrier: new Map(), hold: new Set() }), standby };
   }
 
   #step(send: boolean): void {

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { run } from '../../../src/common/exec.ts';
 import {
   allSee,
+  assertNoLeak,
   carrier,
   EXTERNAL,
   helmInstall,
@@ -30,6 +32,10 @@ import {
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
+const EGCTL = fileURLToPath(new URL('../../../src/egctl/main.ts', import.meta.url));
+/** whether a node answers ARP for the EIP (proxy neighbour entry) */
+const proxiesFor = async (node: string) =>
+  (await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.includes(`${EIP} `);
 const NODE_IPS: Record<string, string> = {
   'egressgateway-control-plane': '172.22.0.2',
   'egressgateway-worker': '172.22.0.3',
@@ -231,6 +237,53 @@ spec:
       },
     );
 
+    await t.test('egctl vip move: a planned hand-over to the other gateway node and back', async () => {
+      const client = visitors.find((p) => p.node === 'egressgateway-control-plane')!;
+      const other = gatewayNode === 'egressgateway-worker' ? 'egressgateway-worker2' : 'egressgateway-worker';
+      const kubeconfig = join(E2E_LAB_DIR, 'control-plane', 'admin.kubeconfig');
+      for (const [from, to] of [
+        [gatewayNode, other],
+        [other, gatewayNode],
+      ] as const) {
+        await allSee(lab, [client], () => EIP, `before moving to ${to}`);
+        const stream = probeStream(lab, client, EXTERNAL[4], `Remote IP: ${EIP}`);
+        await new Promise((r) => setTimeout(r, 500));
+        const t0 = Date.now();
+        const r = await run(process.execPath, [
+          EGCTL,
+          '--kubeconfig',
+          kubeconfig,
+          'vip',
+          'move',
+          '--egressGatewayName',
+          'default',
+          '--vip',
+          EIP,
+          '--targetNode',
+          to,
+        ]);
+        assert.match(
+          r.stdout,
+          new RegExp(`Successfully moved VIP ${EIP.replace(/\./g, '\\.')} to node ${to}`),
+        );
+        await eventually('only the target announces the EIP', async () =>
+          (await proxiesFor(to)) && !(await proxiesFor(from)) ? true : undefined,
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        const seen = await stream.stop();
+        const gap = longestGap(seen, t0);
+        const pattern = seen.map((x) => (x.ok ? 'o' : 'x')).join('');
+        const why = [...new Set(seen.filter((x) => !x.ok).map((x) => x.why))].join('; ');
+        t.diagnostic(
+          `egctl vip move ${from} → ${to}: longest gap ${gap} ms; requests: ${pattern}; failures: ${why}`,
+        );
+        assertNoLeak(seen);
+        assert.equal(await carrier(lab, 'test'), to);
+        assert.match(pattern, /^o+x*o+$/, 'at most one short outage');
+        assert.ok(gap < 2000, `gap ${gap} ms`);
+      }
+    });
+
     await t.test('an agent restart: traffic keeps flowing and the kernel ends as it was', async () => {
       const snapshot = async () =>
         (
@@ -280,9 +333,6 @@ spec:
       });
     });
 
-    const proxiesFor = async (node: string) =>
-      (await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.includes(`${EIP} `);
-
     await t.test(
       'fast failover: the holder is cut off the underlay; it withdraws, the next takes over',
       async () => {
@@ -313,6 +363,7 @@ spec:
           await new Promise((r) => setTimeout(r, 1500));
           const seen = await stream.stop();
           const gap = longestGap(seen, t0);
+          assertNoLeak(seen);
           t.diagnostic(
             `partition of ${holder}: egress as ${EIP} resumed through ${other} after a gap of ${gap} ms (${seen.length} requests)`,
           );
@@ -350,6 +401,7 @@ spec:
           await new Promise((r) => setTimeout(r, 3000));
           const seen = await stream.stop();
           const gap = longestGap(seen, t0);
+          assertNoLeak(seen);
           // Later the controller sees the node NotReady and moves the EIP officially: the
           // agents already carry it there, so nothing changes for the pod.
           const to = await eventually(
@@ -412,6 +464,7 @@ spec:
         }
         const seen = await stream.stop();
         const gap = longestGap(seen, t0);
+        assertNoLeak(seen);
         const pattern = seen.map((x) => (x.ok ? 'o' : 'x')).join('');
         t.diagnostic(`apiserver frozen, ${holder} off: gap ${gap} ms; requests: ${pattern}`);
         try {

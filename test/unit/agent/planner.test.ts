@@ -190,6 +190,28 @@ test('planner: fast failover decides the carrier and which EIPs this node announ
     failover: { carrier: new Map([[key, 'c']]), hold: new Set() },
   });
   assert.deepEqual(elsewhere.rules[0]!.action, { kind: 'mark', mark: 0x26000003 });
+  assert.ok(elsewhere.rules.every((r) => r.action.kind === 'mark'));
+  // ...and this node is a standby for the EIP: it also SNATs every pod of the policy, so
+  // traffic still sent here while the carrier changes leaves with the EIP
+  const standby = planDatapath(cfg, {
+    ...base,
+    failover: { carrier: new Map([[key, 'c']]), hold: new Set(), standby: new Set([key]) },
+  });
+  assert.deepEqual(
+    standby.rules.map((r) => [r.action.kind, r.src.map(formatRange).join(',')]),
+    [
+      ['mark', '10.244.0.5'],
+      ['snat', '10.244.0.5,10.244.1.7'],
+      ['mark', 'fd40::5'], // no IPv6 EIP: nothing to SNAT to
+    ],
+  );
+  assert.deepEqual(standby.announce, [], 'a standby does not answer ARP');
+  const text = renderNft(standby, { markBase: 0x26000000, vxlanName: 'egress.vxlan' });
+  assert.match(
+    text,
+    /set tunnel_src4 \{ type ipv4_addr; flags interval; elements = \{ 10\.244\.0\.5, 10\.244\.1\.7 \} \}/,
+  );
+  assert.match(text, /iifname "egress.vxlan" ct direction original ip saddr != @tunnel_src4 drop/);
 });
 
 test('nft: one transaction that replaces our table; a source jumps to its group of policies', () => {
