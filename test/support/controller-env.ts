@@ -202,3 +202,23 @@ export async function startControllerEnv(opts: {
   };
   return env;
 }
+
+/** Creates one of our objects: namespaced when `metadata.namespace` is set, else cluster-wide. */
+export async function createEgressObject(
+  custom: CustomObjectsApi,
+  plural: string,
+  kind: string,
+  metadata: { name: string; namespace?: string; finalizers?: string[] },
+  spec: Record<string, unknown>,
+): Promise<void> {
+  const body = { apiVersion: `${GROUP}/${VERSION}`, kind, metadata, spec };
+  if (metadata.namespace)
+    await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural,
+      namespace: metadata.namespace,
+      body,
+    });
+  else await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural, body });
+}

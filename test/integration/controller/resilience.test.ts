@@ -14,6 +14,7 @@ import { createControllers } from '../../../src/controller/controller.ts';
 import { LeaderElector } from '../../../src/k8s/leader-election.ts';
 import {
   type ControllerEnv,
+  createEgressObject,
   type FakeNode,
   mergePatch,
   startControllerEnv,
@@ -59,22 +60,17 @@ function replica(identity: string) {
 }
 
 async function createPolicy(i: number) {
-  await env.custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: 'egresspolicies',
-    namespace: 'default',
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'EgressPolicy',
-      metadata: { name: `p${i}` },
-      spec: {
-        egressGatewayName: 'gw',
-        egressIP: { useNodeIP: false, allocatorPolicy: 'rr' },
-        appliedTo: { podSelector: { matchLabels: { app: `a${i}` } } },
-      },
+  await createEgressObject(
+    env.custom,
+    'egresspolicies',
+    'EgressPolicy',
+    { name: `p${i}`, namespace: 'default' },
+    {
+      egressGatewayName: 'gw',
+      egressIP: { useNodeIP: false, allocatorPolicy: 'rr' },
+      appliedTo: { podSelector: { matchLabels: { app: `a${i}` } } },
     },
-  });
+  );
 }
 
 async function state(count: number) {
@@ -91,20 +87,16 @@ async function state(count: number) {
 
 before(async () => {
   env = await startControllerEnv({ nodes, apiserverArgs: ['--watch-cache=false'] });
-  await env.custom.createClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: 'egressgateways',
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'EgressGateway',
-      metadata: { name: 'gw' },
-      spec: {
-        ippools: { ipv4: ['10.80.0.1-10.80.0.100'] },
-        nodeSelector: { selector: { matchLabels: { egw: 'yes' } } },
-      },
+  await createEgressObject(
+    env.custom,
+    'egressgateways',
+    'EgressGateway',
+    { name: 'gw' },
+    {
+      ippools: { ipv4: ['10.80.0.1-10.80.0.100'] },
+      nodeSelector: { selector: { matchLabels: { egw: 'yes' } } },
     },
-  });
+  );
 });
 
 after(() => env?.close());

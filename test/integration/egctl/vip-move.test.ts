@@ -4,9 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { GROUP, VERSION } from '../../../src/api/schema/json-schema.ts';
 import { run } from '../../../src/common/exec.ts';
-import { type ControllerEnv, type FakeNode, startControllerEnv } from '../../support/controller-env.ts';
+import {
+  type ControllerEnv,
+  createEgressObject,
+  type FakeNode,
+  startControllerEnv,
+} from '../../support/controller-env.ts';
 import { eventually } from '../../support/lab.ts';
 
 const EGCTL = fileURLToPath(new URL('../../../src/egctl/main.ts', import.meta.url));
@@ -38,33 +42,27 @@ before(async () => {
       await env.agentReports(n);
       return true;
     });
-  await env.custom.createClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: 'egressgateways',
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'EgressGateway',
-      metadata: { name: 'gw' },
-      spec: {
-        ippools: { ipv4: ['10.80.0.1-10.80.0.9'], ipv4DefaultEIP: '10.80.0.9' },
-        nodeSelector: { selector: { matchLabels: { egw: 'yes' } } },
-      },
+  await createEgressObject(
+    env.custom,
+    'egressgateways',
+    'EgressGateway',
+    { name: 'gw' },
+    {
+      ippools: { ipv4: ['10.80.0.1-10.80.0.9'], ipv4DefaultEIP: '10.80.0.9' },
+      nodeSelector: { selector: { matchLabels: { egw: 'yes' } } },
     },
-  });
+  );
   for (const name of ['a', 'b'])
-    await env.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: 'egresspolicies',
-      namespace: 'default',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'EgressPolicy',
-        metadata: { name },
-        spec: { egressGatewayName: 'gw', appliedTo: { podSelector: { matchLabels: { app: name } } } },
+    await createEgressObject(
+      env.custom,
+      'egresspolicies',
+      'EgressPolicy',
+      { name, namespace: 'default' },
+      {
+        egressGatewayName: 'gw',
+        appliedTo: { podSelector: { matchLabels: { app: name } } },
       },
-    });
+    );
 });
 
 after(() => env?.close());
