@@ -83,10 +83,13 @@ export function createAgent(o: AgentOptions): Agent {
   let lastBeat = 0;
   let lastProblems = '';
   let sysctlsDone = false;
+  let parent: ParentInterface | undefined;
+  /** what the kernel got last, per part of the plan (JSON) */
+  const applied = { links: '', announce: '' };
   let tornDown = false;
   const resyncMs = o.resyncMs ?? 30_000;
 
-  const schedule = (delayMs = 20) => {
+  const schedule = (delayMs = 50) => {
     if (stopped) return;
     if (running) {
       again = true;
@@ -184,7 +187,11 @@ export function createAgent(o: AgentOptions): Agent {
         if (f.enableIPv6) await kernel.sysctl('net/ipv6/conf/all/forwarding', '1');
         sysctlsDone = true;
       }
-      const parent = await kernel.detectParent(f.tunnelDetectMethod, families);
+      const full = Date.now() - lastFull >= resyncMs;
+      // Under pod churn most syncs change only the nft sets: the underlay, the tunnel, its
+      // peers and routes and the announcements are re-read and re-applied only when their
+      // part of the plan changed, and on every periodic full pass.
+      if (full || !parent) parent = await kernel.detectParent(f.tunnelDetectMethod, families);
       if (!tunnels.get(node)) {
         // No identity for this node (node removed, or the product uninstalled): nothing
         // may stay behind. A fresh node has nothing to remove, so this is cheap there.
@@ -192,6 +199,7 @@ export function createAgent(o: AgentOptions): Agent {
           await kernel.teardown(f.vxlan.name, f.mark, families, parent?.name);
           log.info('no EgressTunnel for this node: datapath removed');
           tornDown = true;
+          applied.links = applied.announce = '';
         }
         plan = undefined;
         isReady = true;
@@ -227,21 +235,24 @@ export function createAgent(o: AgentOptions): Agent {
         if (problems) log.warn({ problems: next.problems }, 'skipped what does not parse or is not ready');
         lastProblems = problems;
       }
-      const full = Date.now() - lastFull >= resyncMs;
       // Without our own tunnel identity there is no tunnel to route into yet; the packet
       // rules still apply (SNAT on this node needs no tunnel).
-      if (next.vxlan) {
+      const links = JSON.stringify([next.vxlan, next.peers, next.routes]);
+      if (next.vxlan && (full || links !== applied.links)) {
         await kernel.applyVxlan(next.vxlan, families);
         await kernel.applyPeers(next.vxlan.name, next.peers);
         await kernel.applyRoutes(next.vxlan.name, next.routes, f.mark, families);
+        applied.links = links;
       }
       if (f.enableIPv6 && parent && next.announce.some((ip) => ip.includes(':'))) {
         await kernel.sysctl(`net/ipv6/conf/${parent.name}/proxy_ndp`, '1');
         await kernel.sysctl(`net/ipv6/neigh/${parent.name}/proxy_delay`, '0');
       }
       await kernel.applyNft(renderNft(next, { markBase: f.mark, vxlanName: f.vxlan.name }), full);
-      if (parent) {
+      const announced = JSON.stringify([parent, next.announce]);
+      if (parent && (full || announced !== applied.announce)) {
         const added = await kernel.applyAnnounce(parent.name, next.announce, families);
+        applied.announce = announced;
         failover?.setHolding(next.held);
         o.onAnnounce?.(next.announce.length, added.length);
         for (const ip of added) {
@@ -256,6 +267,9 @@ export function createAgent(o: AgentOptions): Agent {
       isReady = true;
       o.onSync?.((performance.now() - t0) / 1000, true);
     } catch (err) {
+      // the next attempt re-reads and re-applies everything
+      applied.links = applied.announce = '';
+      parent = undefined;
       log.error({ err: String(err) }, 'datapath sync failed; retrying');
       o.onSync?.((performance.now() - t0) / 1000, false);
       clearTimeout(timer);
@@ -264,6 +278,7 @@ export function createAgent(o: AgentOptions): Agent {
   }
 
   let tick: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
   return {
     async start() {
       for (const i of all) {
@@ -279,11 +294,20 @@ export function createAgent(o: AgentOptions): Agent {
         f.gatewayFailover.enable ? f.gatewayFailover.tunnelUpdatePeriod * 1000 : resyncMs,
       );
       tick = setInterval(() => schedule(0), every);
+      // A link flap of the uplink drops its proxy entries without any change in the plan:
+      // forget what was announced every couple of seconds so the next sync re-checks it.
+      recheck = setInterval(() => {
+        if (applied.announce && plan?.announce.length) {
+          applied.announce = '';
+          schedule(0);
+        }
+      }, 2000);
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
       clearInterval(tick);
+      clearInterval(recheck);
       for (const i of all) i.stop();
       await running;
       failover?.stop();

@@ -153,6 +153,19 @@ test('egress through the gateway: the seed Quick Start from every node', {
       }
     });
 
+    await t.test('the holder repairs its EIP announcement when it disappears (link flap)', async () => {
+      await inNode(gatewayNode, ['ip', 'neigh', 'del', 'proxy', EIP, 'dev', 'eth0']);
+      assert.equal(await proxiesFor(gatewayNode), false);
+      const t0 = Date.now();
+      await eventually(
+        'proxy entry back',
+        async () => ((await proxiesFor(gatewayNode)) ? true : undefined),
+        10_000,
+      );
+      t.diagnostic(`proxy entry restored after ${Date.now() - t0} ms`);
+      await allSee(lab, visitors, () => EIP, 'after the repair');
+    });
+
     await t.test('destSubnet: only the listed destinations go through the gateway', async () => {
       const policy = (
         name: string,
