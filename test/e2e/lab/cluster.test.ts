@@ -136,15 +136,23 @@ test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: 15 * 6
         curlFromPod(lab, other.name, urlFor(target.ips[0]!, 8080)),
         'traffic to the off node',
       );
-      await eventually('Node NotReady', async () =>
-        (await nodeReadyStatus(lab, onVictim.node)) !== 'True' ? true : undefined,
-      );
-      const notReadyAfter = (Date.now() - t0) / 1000;
+      let notReadyAfter = Number.POSITIVE_INFINITY;
+      let t1 = 0;
+      try {
+        await eventually('Node NotReady', async () =>
+          (await nodeReadyStatus(lab, onVictim.node)) !== 'True' ? true : undefined,
+        );
+        notReadyAfter = (Date.now() - t0) / 1000;
+      } finally {
+        // Whatever happened, the node comes back: the tests after this one need it.
+        t1 = Date.now();
+        await lab.lab(['node', 'on', onVictim.node]);
+      }
       t.diagnostic(`node off → NotReady after ${notReadyAfter.toFixed(1)} s (grace period 20 s)`);
-      assert.ok(notReadyAfter <= 20 + 2 + 5, `NotReady after ${notReadyAfter}s`);
+      // grace period 20 s + node-monitor-period 2 s, plus up to 10 s for the control plane and
+      // kubectl on a loaded 2-core machine (measured 21.6–28.9 s; 28.9 with tests in parallel)
+      assert.ok(notReadyAfter <= 20 + 2 + 10, `NotReady after ${notReadyAfter}s`);
 
-      const t1 = Date.now();
-      await lab.lab(['node', 'on', onVictim.node]);
       assert.equal(await nodeReadyStatus(lab, onVictim.node), 'True');
       t.diagnostic(`node on → Ready after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
       const body = await eventually('egress after node on', () =>
