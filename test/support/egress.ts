@@ -98,7 +98,10 @@ export function probeStream(lab: Lab, pod: PodView, url: string, want: string): 
   };
 }
 
-/** The longest run without a good answer after `from` (ms), ending at the first good one. */
+/**
+ * The longest run without a good answer after `from` (ms): from the last good answer to the
+ * next one, or to the end of the stream when none came back (a gap that never closed).
+ */
 export function longestGap(seen: { t: number; ok: boolean }[], from: number): number {
   let lastOk = [...seen].reverse().find((s) => s.ok && s.t <= from)?.t ?? from;
   let gap = 0;
@@ -107,6 +110,8 @@ export function longestGap(seen: { t: number; ok: boolean }[], from: number): nu
     gap = Math.max(gap, s.t - lastOk);
     lastOk = s.t;
   }
+  const end = seen.at(-1);
+  if (end && !end.ok) gap = Math.max(gap, end.t - lastOk);
   return gap;
 }
 

@@ -112,8 +112,10 @@ export async function setNodeLinks(t: Topology, n: NodePlan, up: boolean): Promi
   await ipBatch(t.routerNetns, [`link set ${n.routerPort} ${up ? 'up' : 'down'}`]);
   await ipBatch(n.netns, [`link set eth0 ${up ? 'up' : 'down'}`]);
   if (up) {
-    // Routes through eth0 vanish with the link; put them back.
+    // Routes through eth0 vanish with the link, and so do its IPv6 addresses (the kernel
+    // drops them on link down unless keep_addr_on_down): put them back.
     const lines: string[] = [];
+    if (n.ipv6 && t.underlayV6) lines.push(`addr replace ${n.ipv6}/${t.underlayV6.prefix} dev eth0 nodad`);
     if (t.underlayV4) lines.push(`route replace default via ${t.underlayV4.gateway} dev eth0`);
     if (t.underlayV6) lines.push(`route replace default via ${t.underlayV6.gateway} dev eth0`);
     await ipBatch(n.netns, lines);
