@@ -134,7 +134,7 @@ export function createAgent(o: AgentOptions): Agent {
         const nodes = Array.isArray(c?.nodes)
           ? c.nodes.filter((n): n is string => typeof n === 'string')
           : [];
-        candidates.push({ key: eipKey(c?.ipv4 || undefined, c?.ipv6 || undefined), nodes });
+        candidates.push({ key: eipKey(c?.ipv4, c?.ipv6), nodes });
       }
     }
     return [peers, candidates];
@@ -313,9 +313,12 @@ export function createAgent(o: AgentOptions): Agent {
       failover?.stop();
       // With fast failover the next candidate takes our EIPs within deadAfterMs: stop
       // answering for them first, so two nodes never do at once.
+      // The uplink as the last sync saw it; detected afresh only if no sync got that far.
+      const uplink = async () =>
+        (parent ?? (await kernel.detectParent(f.tunnelDetectMethod, families).catch(() => undefined)))?.name;
       if (failover && failover.holding().size > 0 && !tornDown) {
-        const parent = await kernel.detectParent(f.tunnelDetectMethod, families).catch(() => undefined);
-        if (parent) await kernel.applyAnnounce(parent.name, [], families).catch(() => undefined);
+        const name = await uplink();
+        if (name) await kernel.applyAnnounce(name, [], families).catch(() => undefined);
         log.info({ eips: [...failover.holding()] }, 'stopping: EIPs withdrawn for the next candidate');
       }
       // Uninstall deletes the tunnels before the agents: if ours is gone, leave nothing
@@ -330,8 +333,7 @@ export function createAgent(o: AgentOptions): Agent {
         });
       } catch (err) {
         if ((err as { code?: number }).code !== 404) return;
-        const parent = await kernel.detectParent(f.tunnelDetectMethod, families).catch(() => undefined);
-        await kernel.teardown(f.vxlan.name, f.mark, families, parent?.name);
+        await kernel.teardown(f.vxlan.name, f.mark, families, await uplink());
         log.info('no EgressTunnel for this node at shutdown: datapath removed');
       }
     },

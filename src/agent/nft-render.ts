@@ -90,53 +90,54 @@ export function renderNft(plan: DatapathPlan, cfg: NftRenderConfig): string {
     if (r.dst) sets.push(setDecl(`dst${i}`, r.family, r.dst));
   });
   for (const family of [4, 6] as const) {
-    const markGroups = new Map<string, string>();
-    const natGroups = new Map<string, string>();
-    const markElems: string[] = [];
-    const natElems: string[] = [];
+    /** One chain per source group (shared by every source in the same policies). */
+    const grouped = (prefix: string) => {
+      const names = new Map<string, string>();
+      const elems: string[] = [];
+      return {
+        elems,
+        add(
+          range: IpRange,
+          key: string,
+          rules: { r: PolicyRule; i: number }[],
+          verdict: (r: PolicyRule) => string,
+        ) {
+          let name = names.get(key);
+          if (!name) {
+            name = `${prefix}${family}_${names.size}`;
+            names.set(key, name);
+            chains.push(`\tchain ${name} {`);
+            for (const { r, i } of rules) chains.push(`\t\t${dstMatch(r, i)} ${verdict(r)}${comment(r)}`);
+            chains.push('\t}');
+          }
+          elems.push(`${formatRange(range)} : jump ${name}`);
+        },
+      };
+    };
+    const mark = grouped('mark');
+    const snat = grouped('snat');
     for (const g of sourceGroups(plan.rules, family)) {
       const key = g.rules.join(',');
       const rules = g.rules.map((i) => ({ r: plan.rules[i]!, i }));
       // Marking: the first policy whose destinations match decides; a policy carried here
       // wins by leaving the packet unmarked (it is SNATed here instead).
-      if (rules.some(({ r }) => r.action.kind === 'mark')) {
-        let name = markGroups.get(key);
-        if (!name) {
-          name = `mark${family}_${markGroups.size}`;
-          markGroups.set(key, name);
-          chains.push(`\tchain ${name} {`);
-          for (const { r, i } of rules) {
-            const verdict =
-              r.action.kind === 'mark' ? `meta mark set ${hex(r.action.mark)} accept` : 'accept';
-            chains.push(`\t\t${dstMatch(r, i)} ${verdict}${comment(r)}`);
-          }
-          chains.push('\t}');
-        }
-        markElems.push(`${formatRange(g.range)} : jump ${name}`);
-      }
+      if (rules.some(({ r }) => r.action.kind === 'mark'))
+        mark.add(g.range, key, rules, (r) =>
+          r.action.kind === 'mark' ? `meta mark set ${hex(r.action.mark)} accept` : 'accept',
+        );
       // SNAT: policies carried here; a packet marked for another node already took the
       // tunnel's null mapping.
       const here = rules.filter(({ r }) => r.action.kind !== 'mark');
-      if (here.length > 0) {
-        let name = natGroups.get(key);
-        if (!name) {
-          name = `snat${family}_${natGroups.size}`;
-          natGroups.set(key, name);
-          chains.push(`\tchain ${name} {`);
-          for (const { r, i } of here) {
-            const nat = r.action.kind === 'snat' ? `snat ${ipKw(family)} to ${r.action.to}` : 'masquerade';
-            chains.push(`\t\t${dstMatch(r, i)} ${nat}${comment(r)}`);
-          }
-          chains.push('\t}');
-        }
-        natElems.push(`${formatRange(g.range)} : jump ${name}`);
-      }
+      if (here.length > 0)
+        snat.add(g.range, key, here, (r) =>
+          r.action.kind === 'snat' ? `snat ${ipKw(family)} to ${r.action.to}` : 'masquerade',
+        );
     }
     const mapDecl = (name: string, elems: string[]) =>
       `\tmap ${name} { type ${addrType(family)} : verdict; flags interval;${
         elems.length ? ` elements = { ${elems.join(', ')} }` : ''
       } }`;
-    maps.push(mapDecl(`mark_src${family}`, markElems), mapDecl(`snat_src${family}`, natElems));
+    maps.push(mapDecl(`mark_src${family}`, mark.elems), mapDecl(`snat_src${family}`, snat.elems));
   }
   // Traffic that arrived through the tunnel may only leave SNATed by us: a source none of
   // our SNAT rules covers (the sender's view of the carrier was stale) is dropped here

@@ -20,6 +20,8 @@ export class FailoverRunner {
   readonly #onDecision: () => void;
   readonly #startedAt = performance.now();
   #candidates: EipCandidates[] = [];
+  /** every node in some candidate list */
+  #gateways = new Set<string>();
   #expected = new Set<string>();
   #holding = new Set<string>();
   #last: FailoverDecision | undefined;
@@ -50,6 +52,7 @@ export class FailoverRunner {
     this.#prober.setPeers(peers);
     this.#expected = new Set([...peers.keys()].filter((n) => n !== this.#self));
     this.#candidates = candidates;
+    this.#gateways = new Set(candidates.flatMap((c) => c.nodes));
   }
 
   /** What this node announces now (after the kernel applied it). */
@@ -82,7 +85,7 @@ export class FailoverRunner {
     if (send) {
       // Gateway nodes talk to every node (others must learn who holds what); the others
       // only to gateway nodes. Reports are only about gateway nodes: probes stay small.
-      const gateways = new Set(this.#candidates.flatMap((c) => c.nodes));
+      const gateways = this.#gateways;
       const to = gateways.has(this.#self) ? undefined : gateways;
       this.#prober.send(
         d.hears.filter((n) => gateways.has(n)),
