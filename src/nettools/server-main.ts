@@ -7,7 +7,7 @@ import { FlagError, usage } from './flags.ts';
 import { startServer } from './server.ts';
 
 async function main(argv: readonly string[]): Promise<number | undefined> {
-  const log = createLogger('nettools-server');
+  const log = createLogger('nettools-server', undefined, { sync: true });
   let opts: ReturnType<typeof parseServerArgs>;
   try {
     opts = parseServerArgs(argv);
