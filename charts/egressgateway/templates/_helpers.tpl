@@ -28,14 +28,73 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: agent
 {{- end -}}
 
-{{/* registry/repository:tag or @digest, honouring the global overrides. */}}
+{{/*
+The image of one component ("agent" or "controller"; the cleanup Job runs the controller's):
+[registry/]repository@digest, else [registry/]repository:tag, where registry is
+global.imageRegistryOverride or <component>.image.registry, and tag is
+global.imageTagOverride, else <component>.image.tag, else the chart's appVersion (the
+package version the images are built with). Refuses upstream's images first.
+Call: include "egw.image" (dict "root" $ "component" "agent")
+*/}}
 {{- define "egw.image" -}}
-{{- $registry := .global.imageRegistryOverride | default .image.registry -}}
-{{- $tag := .global.imageTagOverride | default .image.tag -}}
-{{- if .image.digest -}}
-{{ $registry }}/{{ .image.repository }}@{{ .image.digest }}
+{{- include "egw.refuseUpstreamImages" .root -}}
+{{- $image := index .root.Values .component "image" -}}
+{{- $registry := .root.Values.global.imageRegistryOverride | default $image.registry -}}
+{{- $name := $image.repository -}}
+{{- if $registry -}}
+{{- $name = printf "%s/%s" (trimSuffix "/" $registry) $image.repository -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{ $name }}@{{ $image.digest }}
 {{- else -}}
-{{ $registry }}/{{ .image.repository }}:{{ $tag }}
+{{ $name }}:{{ .root.Values.global.imageTagOverride | default $image.tag | default .root.Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* This project's repositories (the defaults in values.yaml). */}}
+{{- define "egw.ownRepositories" -}}
+{{- dict "agent" "egressgateway-ts/egressgateway-agent" "controller" "egressgateway-ts/egressgateway-controller" | toJson -}}
+{{- end -}}
+
+{{/*
+Upstream's values.yaml, passed whole with -f, names upstream's Go images
+(spidernet-io/egressgateway-agent, -controller, tag v0.6.x): this chart cannot run them, so
+rendering fails instead of installing them. Trigger: agent.image.repository or
+controller.image.repository has a path segment "spidernet-io" (spidernet-io/..., or a
+mirror's .../spidernet-io/...). The message names every key to drop: the repository, and
+the tag and digest when they are set.
+*/}}
+{{- define "egw.refuseUpstreamImages" -}}
+{{- $own := include "egw.ownRepositories" . | fromJson -}}
+{{- $found := list -}}
+{{- $drop := list -}}
+{{- $ours := list -}}
+{{- range $c := list "agent" "controller" -}}
+{{- $image := index $.Values $c "image" -}}
+{{- $repo := $image.repository | default "" | toString -}}
+{{- if regexMatch "(^|/)spidernet-io/" $repo -}}
+{{- $found = append $found (printf "%s.image.repository is %q" $c $repo) -}}
+{{- $drop = append $drop (printf "%s.image.repository" $c) -}}
+{{- if $image.tag -}}
+{{- $drop = append $drop (printf "%s.image.tag" $c) -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{- $drop = append $drop (printf "%s.image.digest" $c) -}}
+{{- end -}}
+{{- $ours = append $ours (index $own $c) -}}
+{{- end -}}
+{{- end -}}
+{{- if $found -}}
+{{- $and := dict -}}
+{{- range $k, $l := dict "found" $found "drop" $drop "ours" $ours -}}
+{{- if gt (len $l) 1 -}}
+{{- $_ := set $and $k (printf "%s and %s" (initial $l | join ", ") (last $l)) -}}
+{{- else -}}
+{{- $_ := set $and $k (first $l) -}}
+{{- end -}}
+{{- end -}}
+{{- $s := ternary "s" "" (gt (len $found) 1) -}}
+{{- fail (printf "%s, upstream's Go image%s, which this chart cannot run: drop %s from your values (or set them to this project's image%s: %s, tag %s)" $and.found $s $and.drop $s $and.ours .Chart.AppVersion) -}}
 {{- end -}}
 {{- end -}}
 
