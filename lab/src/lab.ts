@@ -14,7 +14,17 @@ import {
   startControlPlane,
 } from './controlplane/controlplane.ts';
 import { isRunning, type ManagedProcess, startProcess, stopProcess } from './controlplane/processes.ts';
-import { stopAllIn } from './kubelet/container-runtime.ts';
+import {
+  deleteAllContainers,
+  prepareBundle,
+  rootfsOf,
+  runtimeCapabilities,
+  stopAllIn,
+  unmountAllUnder,
+} from './kubelet/container-runtime.ts';
+import { ImageStore, importBuiltImages } from './kubelet/image-store.ts';
+import { ociConfig } from './kubelet/oci-spec.ts';
+import { readImageFile } from './kubelet/pod-spec.ts';
 import { type LabState, readLabState, writeLabState } from './lab-state.ts';
 import { deleteAllLabNetns } from './net/netns.ts';
 import {
@@ -25,11 +35,17 @@ import {
   type TopologyOptions,
 } from './net/topology.ts';
 import { ensureNode, ensureRouter, setNodeLinks, setRouterPort } from './net/underlay.ts';
-import { kubeBinary } from './paths.ts';
+import {
+  builtImageRef,
+  builtImagesDir,
+  imageStoreDir,
+  kubeBinary,
+  runtimeOptions,
+  unpackedImagesDir,
+} from './paths.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const KUBELET = join(REPO, 'lab/src/kubelet/main.ts');
-const NETTOOLS_SERVER = join(REPO, 'src/nettools/server-main.ts');
 /** How long a silent node stays Ready: short, so failover tests do not wait 40 s. */
 export const NODE_MONITOR_GRACE = '20s';
 
@@ -146,21 +162,47 @@ async function stopNodeProcesses(dir: string, state: LabState, n: NodePlan): Pro
   }
   // A powered-off node's containers die with it.
   const pods = join(nodeDir(dir, n.name), 'pods');
-  if (existsSync(pods)) for (const uid of readdirSync(pods)) await stopAllIn(join(pods, uid), 0);
+  if (existsSync(pods))
+    for (const uid of readdirSync(pods)) await stopAllIn(runtimeOptions(dir), join(pods, uid), 0);
 }
 
-function startExternalServer(dir: string, state: LabState): void {
+/**
+ * The external host's echo server: our nettools image, run with runc in the external
+ * namespace as the seed runs it (`docker run -d --net=host IMAGE /usr/bin/nettools-server …`).
+ */
+async function startExternalServer(dir: string, state: LabState, images: ImageStore): Promise<void> {
   const existing = findProcess(state, 'external-nettools');
-  if ((existing && isRunning(existing)) || !existsSync(NETTOOLS_SERVER)) return;
+  if (existing && isRunning(existing)) return;
+  const ref = builtImageRef('nettools');
+  const image = images.find(ref);
+  if (!image) throw new Error(`the lab's image store has no ${ref}: run "bash scripts/images.sh build"`);
+  const bundles = join(dir, 'external');
+  const container = 'nettools';
+  const config = ociConfig({
+    // Web on 8080 as in the seed; TCP moves to 8082 (its default 8080 is taken by web), UDP stays on 8081.
+    container: {
+      name: container,
+      command: ['/usr/bin/nettools-server'],
+      args: ['-protocol', 'all', '-webPort', '8080', '-tcpPort', '8082', '-udpPort', '8081'],
+    },
+    image: image.config,
+    env: { HOSTNAME: 'external' },
+    mounts: [],
+    rootfs: rootfsOf(bundles, container),
+    netnsPath: `/run/netns/${state.topology.externalNetns}`,
+    hostname: 'external',
+    hostCaps: runtimeCapabilities(),
+    passwd: readImageFile(image.rootfs, 'etc/passwd'),
+    group: readImageFile(image.rootfs, 'etc/group'),
+  });
+  const args = await prepareBundle(runtimeOptions(dir), bundles, container, image.rootfs, config);
   record(
     state,
     startProcess({
       name: 'external-nettools',
-      binary: process.execPath,
-      // Web on 8080 as in the seed; TCP moves to 8082 (its default 8080 is taken by web), UDP stays on 8081.
-      args: [NETTOOLS_SERVER, '-protocol', 'all', '-webPort', '8080', '-tcpPort', '8082', '-udpPort', '8081'],
+      binary: 'runc',
+      args,
       logFile: join(dir, 'logs', 'external-nettools.log'),
-      netns: state.topology.externalNetns,
     }),
   );
 }
@@ -190,6 +232,8 @@ export async function up(options: Partial<TopologyOptions> = {}, dir = labDir())
     partitioned: [],
   };
   writeLabState(dir, state);
+  // Every `lab up` re-reads what scripts/images.sh built: running kubelets pick it up.
+  const images = new ImageStore(importBuiltImages(builtImagesDir(), unpackedImagesDir(), imageStoreDir(dir)));
   await ensureRouter(topology);
   for (const n of topology.nodes) await ensureNode(topology, n);
   const cpNode = topology.controlPlane;
@@ -205,7 +249,7 @@ export async function up(options: Partial<TopologyOptions> = {}, dir = labDir())
     if (state.off.includes(n.name)) continue;
     await startNodeProcesses(dir, state, controlPlane, n);
   }
-  startExternalServer(dir, state);
+  await startExternalServer(dir, state, images);
   writeLabState(dir, state);
   await waitNodesReady(
     controlPlane.kubeconfigPath,
@@ -280,11 +324,14 @@ export async function down(dir = labDir()): Promise<void> {
   if (existsSync(nodes)) {
     for (const node of readdirSync(nodes)) {
       const pods = join(nodes, node, 'pods');
-      if (existsSync(pods)) for (const uid of readdirSync(pods)) await stopAllIn(join(pods, uid), 0);
+      if (existsSync(pods))
+        for (const uid of readdirSync(pods)) await stopAllIn(runtimeOptions(dir), join(pods, uid), 0);
     }
   }
+  await deleteAllContainers(runtimeOptions(dir));
   if (await loadControlPlaneState(controlPlaneDir(dir))) await destroyControlPlane(controlPlaneDir(dir));
   await deleteAllLabNetns();
+  unmountAllUnder(dir);
   removeCreatedPaths(dir);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface LabPaths {
   cache: string;
@@ -50,4 +51,33 @@ export function kubeBinary(name: string): string {
 
 export function toolBinary(name: 'kubectl' | 'helm'): string {
   return join(labPaths().toolsBin, name);
+}
+
+/** Where scripts/images.sh puts the archives it built (and their list, images.json). */
+export function builtImagesDir(): string {
+  return process.env['EGW_IMAGES_DIR'] ?? fileURLToPath(new URL('../../.cache/images', import.meta.url));
+}
+
+/** Unpacked images, one directory per archive's input hash, shared by every lab on the machine. */
+export function unpackedImagesDir(): string {
+  return join(labCacheDir(), 'images', 'unpacked');
+}
+
+/** The images a lab's kubelets can run (imported at `lab up`). */
+export const imageStoreDir = (labDir: string) => join(labDir, 'images');
+/** runc's state for every container of a lab. */
+export const runtimeOptions = (labDir: string) => ({ runcRoot: join(labDir, 'runc') });
+
+/** The reference of one of our images as scripts/images.sh built it (agent, controller, nettools). */
+export function builtImageRef(name: 'agent' | 'controller' | 'nettools'): string {
+  const file = join(builtImagesDir(), 'images.json');
+  let list: { name: string; ref: string }[];
+  try {
+    list = JSON.parse(readFileSync(file, 'utf8')) as { name: string; ref: string }[];
+  } catch {
+    throw new Error(`no ${file}: build the images first (bash scripts/images.sh build)`);
+  }
+  const ref = list.find((i) => i.name === name)?.ref;
+  if (!ref) throw new Error(`${file} lists no ${name} image`);
+  return ref;
 }

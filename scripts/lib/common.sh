@@ -10,7 +10,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 # Debian packages the lab and the agent datapath need at run time.
 APT_PACKAGES=(iproute2 iptables ipset nftables arping conntrack iperf3 openssl curl unzip
-  ca-certificates util-linux procps git)
+  ca-certificates util-linux procps git runc umoci)
 
 ensure_apt_packages() {
   local missing=() p

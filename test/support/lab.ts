@@ -5,8 +5,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { LAB_PREFIX } from '../../lab/src/net/topology.ts';
+import { builtImageRef } from '../../lab/src/paths.ts';
 import { CommandError, type RunResult, run } from '../../src/common/exec.ts';
 import { withLock } from './lock.ts';
+
+/** Our nettools image, as scripts/images.sh built it: the echo servers' and visitors' image. */
+export const NETTOOLS_IMAGE = builtImageRef('nettools');
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const LAB_BIN = join(REPO, 'lab/bin/lab');
@@ -180,7 +184,7 @@ spec:
       - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: ${name}}}}
       containers:
       - name: server
-        image: ghcr.io/spidernet-io/egressgateway-nettools:latest
+        image: ${NETTOOLS_IMAGE}
         command: [/usr/bin/nettools-server]
         args: [-protocol, web, -webPort, "8080"]
 ---
@@ -194,7 +198,10 @@ spec:
 `;
 }
 
-/** A Deployment of pods with no process (any foreign image), spread over the nodes. */
+/**
+ * A Deployment of visitor pods spread over the nodes: our nettools image, whose server no test
+ * talks to; tests reach into a visitor with `lab exec`, the lab's tools in its network namespace.
+ */
 export function visitorYaml(name: string, replicas: number): string {
   return `apiVersion: apps/v1
 kind: Deployment
@@ -207,7 +214,7 @@ spec:
     spec:
       topologySpreadConstraints:
       - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: ${name}}}}
-      containers: [{name: nginx, image: nginx}]
+      containers: [{name: visitor, image: ${NETTOOLS_IMAGE}}]
 `;
 }
 
@@ -223,4 +230,52 @@ export async function runningPods(
       ? pods
       : undefined;
   });
+}
+
+export interface LabContainer {
+  /** runc's id, for `runc --root RUNC_ROOT exec ID …` */
+  id: string;
+  runcRoot: string;
+  /** the container's first process, as the machine sees it */
+  pid: number;
+  /** the overlay the lab kubelet mounted as the container's root filesystem */
+  rootfs: string;
+}
+
+/** Where the lab kubelet runs a pod's container (its pod directory is named by the pod UID). */
+export async function containerOf(
+  lab: Lab,
+  namespace: string,
+  pod: string,
+  container: string,
+): Promise<LabContainer> {
+  const p = await lab.kubectlJson<{ metadata: { uid: string }; spec: { nodeName: string } }>([
+    'get',
+    'pod',
+    '-n',
+    namespace,
+    pod,
+  ]);
+  const podDir = join(lab.dir, 'nodes', p.spec.nodeName, 'pods', p.metadata.uid);
+  return {
+    id: `${p.metadata.uid}-${container}`,
+    runcRoot: join(lab.dir, 'runc'),
+    pid: Number(readFileSync(join(podDir, `${container}.pid`), 'utf8')),
+    rootfs: join(podDir, container, 'rootfs'),
+  };
+}
+
+/**
+ * The file system a process sees as `/`, from its own mount table: for a lab container, the
+ * overlay whose lower layer is the unpacked image (`lowerdir`).
+ */
+export function rootMountOf(pid: number): { fstype: string; lowerdir: string | undefined } {
+  for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[4] !== '/') continue;
+    const rest = f.slice(f.indexOf('-') + 1);
+    const lowerdir = /(?:^|,)lowerdir=([^,]+)/.exec(rest[2] ?? '')?.[1];
+    return { fstype: rest[0] ?? '', lowerdir };
+  }
+  throw new Error(`process ${pid} has no root mount`);
 }

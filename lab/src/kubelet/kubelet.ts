@@ -2,7 +2,7 @@
 // pods bound to it. Level-triggered: every sync compares the pods the apiserver binds here
 // with the sandboxes and containers that exist, and closes the gap; watch events only make
 // the next sync come sooner.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -24,16 +24,28 @@ import { deletePodNetwork, ensurePodNetwork, hostVethName, type PodSandbox } fro
 import { findNode, type NodePlan, podAddresses, podNetns, type Topology } from '../net/topology.ts';
 import {
   adoptContainer,
+  containersIn,
   isAlive,
   logFile,
   type RunningContainer,
+  type RuntimeOptions,
+  rootfsOf,
+  runtimeCapabilities,
   startContainer,
   stopContainer,
 } from './container-runtime.ts';
-import { entryPoint } from './images.ts';
+import type { ImageStore } from './image-store.ts';
 import { NodeIpam } from './ipam.ts';
 import { LEASE_SECONDS, newNode, nodeLease, nodeStatus } from './node-object.ts';
-import { containerEnv, type HostInfo, materializeVolume, type PodLookup } from './pod-spec.ts';
+import { type BindMount, ociConfig } from './oci-spec.ts';
+import {
+  containerEnv,
+  type HostInfo,
+  materializeVolume,
+  type PodLookup,
+  podEtcFiles,
+  readImageFile,
+} from './pod-spec.ts';
 
 export interface KubeletOptions {
   topology: Topology;
@@ -41,7 +53,9 @@ export interface KubeletOptions {
   kubeConfig: KubeConfig;
   /** per-node state: IPAM, pod directories, container logs */
   stateDir: string;
-  repoRoot: string;
+  /** the images this node can run (scripts/images.sh built them; `lab up` imported them) */
+  images: () => ImageStore;
+  runtime: RuntimeOptions;
   /** file where container-init records mount points it had to create on the host */
   createdPathsFile: string;
   log: Logger;
@@ -55,8 +69,8 @@ interface ContainerState {
   restartCount: number;
   lastExit?: { code: number; at: Date; startedAt: Date };
   waiting?: { reason: string; message: string };
-  /** a foreign image: sandbox only, reported as running */
-  noProcess?: boolean;
+  /** digest of the image the running container was started from */
+  imageID?: string;
   notBefore: number;
   /** result of the last readiness probe (true when the container has none) */
   ready?: boolean;
@@ -95,6 +109,7 @@ export class LabKubelet {
   readonly #coord: CoordinationV1Api;
   readonly #ipam: NodeIpam;
   readonly #pods = new Map<string, PodRecord>();
+  readonly #runtime: RuntimeOptions;
   readonly #readySince = new Date();
   #wake: (() => void) | undefined;
   #stopped = false;
@@ -106,6 +121,7 @@ export class LabKubelet {
     this.#core = o.kubeConfig.makeApiClient(CoreV1Api);
     this.#coord = o.kubeConfig.makeApiClient(CoordinationV1Api);
     this.#ipam = new NodeIpam(join(o.stateDir, 'ipam.json'));
+    this.#runtime = o.runtime;
     mkdirSync(this.#podsDir(), { recursive: true });
   }
 
@@ -399,13 +415,16 @@ export class LabKubelet {
   }
 
   async #startContainer(pod: V1Pod, rec: PodRecord, c: V1Container, st: ContainerState): Promise<void> {
-    const ep = entryPoint(this.#o.repoRoot, c);
-    if (ep.kind === 'none') {
-      st.noProcess = true;
-      return;
-    }
-    if (ep.kind === 'missing') {
-      st.waiting = { reason: 'EntryPointMissing', message: ep.message };
+    const store = this.#o.images();
+    const image = store.find(c.image ?? '');
+    if (!image) {
+      // What a kubelet reports for an image that is not on the node and may not be pulled:
+      // the lab pulls nothing, it has only the images scripts/images.sh built.
+      st.waiting = {
+        reason: 'ErrImageNeverPull',
+        message: `image "${c.image}" is not in the lab's image store (it has ${store.refs().join(', ') || 'none'}); build ours with scripts/images.sh build`,
+      };
+      st.notBefore = Date.now() + 5000;
       return;
     }
     const host: HostInfo = { hostIPs: this.#hostIPs(), podIPs: rec.ips };
@@ -416,10 +435,13 @@ export class LabKubelet {
     const sources = new Map<string, string>();
     for (const v of pod.spec?.volumes ?? []) {
       if ((c.volumeMounts ?? []).some((m) => m.name === v.name)) {
-        sources.set(v.name, await materializeVolume(pod, v, volumesDir, lookup, host));
+        sources.set(
+          v.name,
+          await materializeVolume(pod, v, volumesDir, lookup, host, this.#o.createdPathsFile),
+        );
       }
     }
-    const mounts = (c.volumeMounts ?? []).map((m) => {
+    const mounts: BindMount[] = (c.volumeMounts ?? []).map((m) => {
       const src = sources.get(m.name);
       if (!src) throw new Error(`volumeMount ${m.name}: no such volume in the pod`);
       return {
@@ -428,16 +450,27 @@ export class LabKubelet {
         readOnly: m.readOnly === true,
       };
     });
+    const hostname = rec.hostNetwork ? this.#plan.name : rec.name;
+    mounts.push(...podEtcFiles(rec.dir, hostname, rec.ips));
     const netns = rec.hostNetwork ? this.#plan.netns : rec.sandbox!.netns;
-    st.running = startContainer(rec.dir, netns, c.name, {
-      argv: [process.execPath, ...ep.nodeFlags, ep.script, ...ep.args],
+    const config = ociConfig({
+      container: c,
+      ...(pod.spec?.securityContext ? { podSecurityContext: pod.spec.securityContext } : {}),
+      image: image.config,
       env,
       mounts,
-      createdPathsFile: this.#o.createdPathsFile,
+      rootfs: rootfsOf(rec.dir, c.name),
+      netnsPath: `/run/netns/${netns}`,
+      hostname,
+      hostCaps: runtimeCapabilities(),
+      passwd: readImageFile(image.rootfs, 'etc/passwd'),
+      group: readImageFile(image.rootfs, 'etc/group'),
     });
+    st.running = await startContainer(this.#runtime, rec.dir, c.name, image.rootfs, config);
+    st.imageID = image.digest;
     delete st.waiting;
     this.#o.log.info(
-      { pod: `${rec.namespace}/${rec.name}`, container: c.name, pid: st.running.pid },
+      { pod: `${rec.namespace}/${rec.name}`, container: c.name, image: image.ref, pid: st.running.pid },
       'container started',
     );
   }
@@ -455,7 +488,6 @@ export class LabKubelet {
         if (adopted) st.running = adopted;
         rec.containers.set(c.name, st);
       }
-      if (st.noProcess) continue;
       if (st.running && !isAlive(rec.dir, c.name, st.running)) {
         const code = st.running.exit?.code ?? 1;
         st.lastExit = { code, at: st.running.exit?.at ?? new Date(), startedAt: st.running.startedAt };
@@ -481,7 +513,7 @@ export class LabKubelet {
     }
     for (const c of pod.spec?.containers ?? []) {
       const st = rec.containers.get(c.name);
-      if (st) st.ready = st.noProcess || (st.running !== undefined && (await this.#probe(c, rec)));
+      if (st) st.ready = st.running !== undefined && (await this.#probe(c, rec));
     }
     await this.#reportStatus(pod, rec);
   }
@@ -529,8 +561,8 @@ export class LabKubelet {
     const base = {
       name: c.name,
       image: c.image ?? '',
-      imageID: '',
-      containerID: `lab://${c.name}`,
+      imageID: st?.imageID ?? '',
+      containerID: `runc://${c.name}`,
       restartCount: st?.restartCount ?? 0,
     };
     const last = st?.lastExit
@@ -545,13 +577,13 @@ export class LabKubelet {
           },
         }
       : {};
-    if (st?.noProcess || st?.running) {
+    if (st?.running) {
       return {
         ...base,
         ...last,
         ready: st.ready ?? false,
         started: true,
-        state: { running: { startedAt: st.running?.startedAt ?? new Date(0) } },
+        state: { running: { startedAt: st.running.startedAt } },
       };
     }
     if (st?.lastExit && !st.waiting) {
@@ -644,7 +676,7 @@ export class LabKubelet {
     for (const name of this.#containerNames(rec)) {
       const st = rec.containers.get(name);
       const running = st?.running ?? adoptContainer(rec.dir, name);
-      if (running) await stopContainer(rec.dir, name, running, graceMs);
+      await stopContainer(this.#runtime, rec.dir, name, running, graceMs);
       if (st) delete st.running;
     }
     if (rec.sandbox) await deletePodNetwork(this.#plan, rec.sandbox);
@@ -660,11 +692,7 @@ export class LabKubelet {
   }
 
   #containerNames(rec: PodRecord): string[] {
-    const names = new Set(rec.containers.keys());
-    if (existsSync(rec.dir)) {
-      for (const f of readdirSync(rec.dir)) if (f.endsWith('.pid')) names.add(f.slice(0, -4));
-    }
-    return [...names];
+    return [...new Set([...rec.containers.keys(), ...containersIn(rec.dir)])];
   }
 
   static logFileOf(stateDir: string, uid: string, container: string): string {

@@ -1,10 +1,11 @@
 // Entry point of one lab kubelet, started by `lab up` inside its node's network namespace.
 // usage: main.ts --lab-dir DIR --node NAME
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../../src/common/log.ts';
 import { loadKubeConfig } from '../../../src/k8s/kubeconfig.ts';
 import { readLabState } from '../lab-state.ts';
+import { imageStoreDir, runtimeOptions } from '../paths.ts';
+import { ImageStore } from './image-store.ts';
 import { LabKubelet } from './kubelet.ts';
 
 function flag(name: string): string {
@@ -28,7 +29,8 @@ const kubelet = new LabKubelet({
   nodeName,
   kubeConfig,
   stateDir,
-  repoRoot: fileURLToPath(new URL('../../../', import.meta.url)),
+  images: () => ImageStore.load(imageStoreDir(labDir)),
+  runtime: runtimeOptions(labDir),
   createdPathsFile: join(labDir, 'created-paths.txt'),
   log,
 });

@@ -1,8 +1,8 @@
 // Turns a pod's spec into what a process needs: its environment (downward API, ConfigMaps,
 // Secrets) and the files of its volumes. The apiserver is reached through a small lookup
 // interface so this stays testable without one.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 
 export interface PodLookup {
@@ -63,10 +63,9 @@ export async function containerEnv(
   lookup: PodLookup,
 ): Promise<Record<string, string>> {
   const ns = pod.metadata?.namespace ?? 'default';
+  // PATH and HOME come from the image and its user (oci-spec.ts), as with containerd.
   const env: Record<string, string> = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOSTNAME: pod.spec?.hostNetwork ? (pod.spec.nodeName ?? '') : (pod.metadata?.name ?? ''),
-    HOME: '/root',
   };
   if (host.apiService) {
     env['KUBERNETES_SERVICE_HOST'] = host.apiService.host;
@@ -125,6 +124,56 @@ function pick(
 }
 
 /**
+ * A hostPath as the kubelet prepares it: `FileOrCreate` and `DirectoryOrCreate` make what is
+ * missing (recorded in `createdPathsFile` for `lab down`), the other types must exist.
+ */
+export function ensureHostPath(path: string, type: string | undefined, createdPathsFile: string): string {
+  if (existsSync(path)) return path;
+  if (type !== 'FileOrCreate' && type !== 'DirectoryOrCreate') {
+    if (type === undefined || type === '') return path;
+    throw new Error(`hostPath ${path} does not exist (type ${type})`);
+  }
+  // Record the first missing ancestor: removing it later removes everything we made.
+  let top = path;
+  while (!existsSync(dirname(top))) top = dirname(top);
+  appendFileSync(createdPathsFile, `${top}\n`);
+  if (type === 'FileOrCreate') {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, '');
+  } else mkdirSync(path, { recursive: true });
+  return path;
+}
+
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf of a pod, as the kubelet writes them. */
+export function podEtcFiles(podDir: string, hostname: string, ips: string[]) {
+  const dir = join(podDir, 'etc');
+  mkdirSync(dir, { recursive: true });
+  const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+  for (const ip of ips) hosts.push(`${ip}\t${hostname}`);
+  writeFileSync(join(dir, 'hosts'), `${hosts.join('\n')}\n`);
+  writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
+  // The lab has no cluster DNS; the machine's resolver settings, as for dnsPolicy Default.
+  writeFileSync(
+    join(dir, 'resolv.conf'),
+    existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf') : '',
+  );
+  return ['hosts', 'hostname', 'resolv.conf'].map((f) => ({
+    source: join(dir, f),
+    target: `/etc/${f}`,
+    readOnly: false,
+  }));
+}
+
+/** A text file of an unpacked image ('' when it has none). */
+export function readImageFile(rootfs: string, path: string): string {
+  try {
+    return readFileSync(join(rootfs, path), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
  * Materializes one volume under `dir`; returns the directory (or host path) to bind-mount.
  * hostPath volumes are used in place.
  */
@@ -134,10 +183,11 @@ export async function materializeVolume(
   dir: string,
   lookup: PodLookup,
   host: HostInfo,
+  createdPathsFile: string,
 ) {
   const ns = pod.metadata?.namespace ?? 'default';
   const target = join(dir, v.name);
-  if (v.hostPath) return v.hostPath.path;
+  if (v.hostPath) return ensureHostPath(v.hostPath.path, v.hostPath.type, createdPathsFile);
   if (v.emptyDir) {
     mkdirSync(target, { recursive: true });
     return target;

@@ -4,9 +4,17 @@
 // cleanup Job and leaves no custom resource, finalizer, webhook configuration or node
 // datapath behind.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { builtImageRef } from '../../../lab/src/paths.ts';
+import { run } from '../../../src/common/exec.ts';
 import { helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
-import { eventually, withLab } from '../../support/lab.ts';
+import { containerOf, eventually, rootMountOf, withLab } from '../../support/lab.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cleans up', {
@@ -27,6 +35,50 @@ test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cl
         .filter((l) => l.includes('egressgateway.spidernet.io'));
       assert.equal(crds.length, 7);
     });
+
+    await t.test(
+      'the pods run our images with runc: root filesystem, user, programs, health check',
+      async () => {
+        const pods = await lab.kubectlJson<{
+          items: {
+            metadata: { name: string; labels: Record<string, string> };
+            spec: { containers: { name: string; image: string }[] };
+            status: { containerStatuses: { imageID: string; containerID: string }[] };
+          }[];
+        }>(['get', 'pods', '-n', 'kube-system', '-l', 'app.kubernetes.io/name=egressgateway']);
+        const want = { controller: builtImageRef('controller'), agent: builtImageRef('agent') };
+        for (const component of ['controller', 'agent'] as const) {
+          const pod = pods.items.find((p) => p.metadata.labels['app.kubernetes.io/component'] === component)!;
+          const c = pod.spec.containers[0]!;
+          assert.equal(c.image, want[component], `${pod.metadata.name} names our image`);
+          assert.match(pod.status.containerStatuses[0]!.imageID, /^sha256:[0-9a-f]{64}$/);
+          const ctr = await containerOf(lab, 'kube-system', pod.metadata.name, c.name);
+          // The process's root is an overlay of the unpacked image, not the machine's file system.
+          const rootMount = rootMountOf(ctr.pid);
+          assert.equal(rootMount.fstype, 'overlay');
+          assert.match(
+            rootMount.lowerdir ?? '',
+            new RegExp(`/images/unpacked/${component}-[0-9a-f]{16}/rootfs$`),
+          );
+          const root = `/proc/${ctr.pid}/root`;
+          assert.equal(existsSync(join(root, REPO_ROOT, '.git')), false, 'no checkout inside');
+          assert.equal(existsSync(join(root, 'app/test')), false, 'no tests inside');
+          assert.equal(existsSync(join(root, 'app/node_modules/typescript')), false, 'no dev dependencies');
+          assert.equal(existsSync(join(root, 'usr/local/etc/npmrc')), false, 'no build-time npm settings');
+          const argv = readFileSync(`/proc/${ctr.pid}/cmdline`, 'utf8').split('\0');
+          assert.ok(argv.includes(`/app/src/${component}/main.ts`), argv.join(' '));
+          const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${ctr.pid}/status`, 'utf8'))?.[1];
+          assert.equal(uid, component === 'controller' ? '1000' : '0', `${component} user`);
+          if (component === 'agent') {
+            // the kernel tools it drives are the image's own
+            for (const tool of ['usr/sbin/nft', 'usr/sbin/ip', 'usr/sbin/ipset', 'usr/sbin/conntrack'])
+              assert.ok(existsSync(join(root, tool)), tool);
+          }
+          // The image's HEALTHCHECK command, run inside the container.
+          await run('runc', ['--root', ctr.runcRoot, 'exec', ctr.id, 'node', '/app/images/healthcheck.ts']);
+        }
+      },
+    );
 
     await t.test("the seed's EgressGateway and EgressPolicy apply unchanged and are defaulted", async () => {
       await labelGatewayNodes(lab);

@@ -4,6 +4,7 @@
 // `down` leaving the machine exactly as it was.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { planTopology } from '../../../lab/src/net/topology.ts';
 import { cidrToRange, parseCidr, parseIp, rangeContains } from '../../../src/common/ip.ts';
@@ -14,6 +15,8 @@ import {
   eventually,
   hostSnapshot,
   labNamespaces,
+  NETTOOLS_IMAGE,
+  rootMountOf,
   runningPods,
   urlFor,
   withLab,
@@ -74,7 +77,7 @@ test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: 15 * 6
 
     let visitors: Awaited<ReturnType<typeof runningPods>> = [];
     await t.test('kubectl create deployment: pods Running with IPs from their node pod CIDR', async () => {
-      await lab.kubectl(['create', 'deployment', 'visitor', '--image', 'nginx', '--replicas', '3']);
+      await lab.kubectl(['create', 'deployment', 'visitor', '--image', NETTOOLS_IMAGE, '--replicas', '3']);
       visitors = await runningPods(lab, 'app=visitor', 3);
       for (const p of visitors) {
         const cidr = topo.nodes.find((n) => n.name === p.node)!.podCidrV4!;
@@ -82,6 +85,44 @@ test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: 15 * 6
       }
       assert.equal(new Set(visitors.map((p) => p.ips[0])).size, 3, 'pod IPs are unique');
       assert.ok(new Set(visitors.map((p) => p.node)).size >= 2, 'pods landed on more than one node');
+    });
+
+    await t.test("the external host's server is the nettools image, run as the seed runs it", async () => {
+      const dir = join(lab.dir, 'external');
+      const pid = Number(readFileSync(join(dir, 'nettools.pid'), 'utf8'));
+      const root = rootMountOf(pid);
+      assert.equal(root.fstype, 'overlay');
+      assert.match(root.lowerdir ?? '', /\/images\/unpacked\/nettools-[0-9a-f]{16}\/rootfs$/);
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(
+        argv.includes('/app/src/nettools/server-main.ts') && argv.includes('-protocol'),
+        argv.join(' '),
+      );
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+1000\s/m);
+      const answer = await lab.lab(['external', '--', 'curl', '-sS', '-m', '3', 'http://10.6.1.92:8080']);
+      assert.equal(answer.stdout.trim(), 'Remote IP: 10.6.1.92');
+    });
+
+    await t.test('an image the lab has not got is not run: ErrImageNeverPull', async () => {
+      await lab.kubectl(['run', 'foreign', '--image', 'nginx', '--restart', 'Never']);
+      const waiting = await eventually('foreign pod waiting', async () => {
+        const w = (
+          await lab.kubectl([
+            'get',
+            'pod',
+            'foreign',
+            '-o',
+            'jsonpath={.status.containerStatuses[0].state.waiting}',
+          ])
+        ).trim();
+        return w.includes('ErrImageNeverPull') ? w : undefined;
+      });
+      assert.match(waiting, /docker\.io\/library\/nginx:latest|nginx/);
+      assert.equal(
+        (await lab.kubectl(['get', 'pod', 'foreign', '-o', 'jsonpath={.status.phase}'])).trim(),
+        'Pending',
+      );
+      await lab.kubectl(['delete', 'pod', 'foreign', '--wait=true']);
     });
 
     await t.test('pod egress leaves masqueraded to its node address (natOutgoing)', async () => {

@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { entryPoint, ourImage } from '../../../lab/src/kubelet/images.ts';
 import { NodeIpam } from '../../../lab/src/kubelet/ipam.ts';
 import { newNode, nodeStatus } from '../../../lab/src/kubelet/node-object.ts';
 import { containerEnv, fieldValue, type PodLookup } from '../../../lab/src/kubelet/pod-spec.ts';
@@ -119,25 +118,6 @@ test('IPAM keeps allocations across restarts and ignores a corrupted file', () =
   assert.deepEqual(c.keys(), ['x'], 'duplicates and garbage dropped');
   assert.equal(c.allocate('n'), 2);
   assert.match(readFileSync(file, 'utf8'), /"n": 2/);
-});
-
-test('images: ours run as entry points, others get no process', () => {
-  assert.equal(ourImage('ghcr.io/spidernet-io/egressgateway-agent:v0.6.9'), 'agent');
-  assert.equal(ourImage('ghcr.io/spidernet-io/egressgateway-nettools:latest'), 'nettools');
-  assert.equal(ourImage('localhost:5000/egressgateway-controller@sha256:abc'), 'controller');
-  assert.equal(ourImage('nginx'), undefined);
-  const repo = new URL('../../../', import.meta.url).pathname;
-  const ep = entryPoint(repo, {
-    name: 'c',
-    image: 'ghcr.io/spidernet-io/egressgateway-nettools:latest',
-    command: ['/usr/bin/nettools-server'],
-    args: ['-protocol', 'web'],
-  });
-  assert.equal(ep.kind, 'program');
-  assert.deepEqual(ep.kind === 'program' && ep.args, ['-protocol', 'web']);
-  assert.equal(entryPoint(repo, { name: 'n', image: 'nginx' }).kind, 'none');
-  const bad = entryPoint(repo, { name: 'b', image: 'x/egressgateway-agent:1', command: ['/bin/sh'] });
-  assert.equal(bad.kind, 'missing');
 });
 
 test('container env: values, $(VAR) expansion, downward API, ConfigMap and Secret refs', async () => {
