@@ -9,6 +9,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import { eipKey, POLICY_NAME_LABEL } from '../api/contracts.ts';
 import { GROUP, VERSION } from '../api/schema/json-schema.ts';
 import type {
   EgressClusterInfo,
@@ -21,9 +22,8 @@ import type {
 import type { Config } from '../common/config.ts';
 import { canonicalIp, type Family } from '../common/ip.ts';
 import type { Logger } from '../common/log.ts';
-import { POLICY_NAME_LABEL } from '../controller/planners/endpoint-slices.ts';
 import { crdInformer } from '../k8s/crd-informer.ts';
-import { type EipCandidates, eipKey } from './failover/decide.ts';
+import type { EipCandidates } from './failover/decide.ts';
 import { FailoverRunner } from './failover/runner.ts';
 import type { Kernel } from './kernel.ts';
 import { renderNft } from './nft-render.ts';

@@ -3,6 +3,7 @@
 // caches always give the same plan and the adapters can skip work when nothing changed.
 // Everything read here was written by someone else (controller, users, other agents):
 // values that do not parse are skipped and reported, never fatal.
+import { eipKey, type MarkRange, markRange, parseMark } from '../api/contracts.ts';
 import type {
   EgressClusterInfo,
   EgressClusterPolicy,
@@ -19,8 +20,6 @@ import {
   mergeRanges,
   parseCidr,
 } from '../common/ip.ts';
-import { parseMark } from '../controller/planners/tunnels.ts';
-import { eipKey } from './failover/decide.ts';
 
 export interface PlannerConfig {
   node: string;
@@ -167,7 +166,8 @@ interface TunnelFacts {
   underlay: { 4?: string; 6?: string };
 }
 
-function tunnelFacts(t: EgressTunnel): TunnelFacts | undefined {
+/** Marks outside the configured range are the controller's stale allocations: not used. */
+function tunnelFacts(t: EgressTunnel, marks: MarkRange): TunnelFacts | undefined {
   const node = t.metadata?.name ?? '';
   if (!NODE_NAME.test(node)) return undefined;
   const s = t.status?.tunnel;
@@ -175,7 +175,7 @@ function tunnelFacts(t: EgressTunnel): TunnelFacts | undefined {
   return {
     node,
     ...(mac ? { mac } : {}),
-    ...(parseMark(t.status?.mark) !== undefined ? { mark: parseMark(t.status?.mark)! } : {}),
+    ...(parseMark(t.status?.mark, marks) !== undefined ? { mark: parseMark(t.status?.mark, marks)! } : {}),
     tunnel: { 4: ipOf(4, s?.ipv4), 6: ipOf(6, s?.ipv6) },
     underlay: { 4: ipOf(4, s?.parent?.ipv4), 6: ipOf(6, s?.parent?.ipv6) },
   };
@@ -236,8 +236,9 @@ export function planDatapath(cfg: PlannerConfig, input: DatapathInput): Datapath
   ];
   const underlayFamily: Family = cfg.families.ipv4 ? 4 : 6;
   const facts = new Map<string, TunnelFacts>();
+  const marks = markRange(cfg.markBase);
   for (const t of input.tunnels) {
-    const f = tunnelFacts(t);
+    const f = tunnelFacts(t, marks);
     if (f) facts.set(f.node, f);
     else problems.push(`EgressTunnel "${t.metadata?.name}": not a node name; ignored`);
   }

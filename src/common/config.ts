@@ -6,6 +6,7 @@
 // default (upstream starts with IPv4 disabled and failover enabled when no file is mounted).
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { DEFAULT_MARK_BASE, isMarkBase } from '../api/contracts.ts';
 import { parseCidr } from './ip.ts';
 
 export type DatapathMode = 'auto' | 'nftables' | 'iptables';
@@ -98,7 +99,7 @@ export function defaultFeatureConfig(): FeatureConfig {
     vxlan: { name: 'egress.vxlan', id: 100, port: 7789, disableChecksumOffload: false },
     iptables: { backendMode: 'auto', refreshIntervalSecond: 90, lockFilePath: '/run/xtables.lock' },
     maxNumberEndpointPerSlice: 100,
-    mark: 0x26000000,
+    mark: DEFAULT_MARK_BASE,
     announcedInterfacesToExclude: ['^cali.*', 'br-*'],
     enableGatewayReplyRoute: false,
     gatewayReplyRouteTable: 600,
@@ -206,8 +207,10 @@ export function parseFeatureConfig(text: string | undefined): { feature: Feature
   }
   const markText = r.str(root, 'mark', `0x${d.mark.toString(16)}`);
   const mark = Number(markText);
-  if (!/^0x[0-9a-fA-F]{1,8}$/.test(markText) || (mark & 0x00ffffff) !== 0 || mark === 0) {
-    r.problems.push(`mark: "${markText}" must be a hex mark with only the top byte set (e.g. 0x26000000)`);
+  if (!/^0x[0-9a-fA-F]{1,8}$/.test(markText) || !isMarkBase(mark)) {
+    r.problems.push(
+      `mark: "${markText}" must be a hex mark with only the top byte set (e.g. 0x26000000); node marks are base+1 … base+0xfffffe`,
+    );
   }
   const f: FeatureConfig = {
     enableIPv4: r.bool(root, 'enableIPv4', d.enableIPv4),

@@ -15,6 +15,7 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { POLICY_NAME_LABEL } from '../api/contracts.ts';
 import { GROUP, VERSION } from '../api/schema/json-schema.ts';
 import type {
   EgressClusterEndpointSlice,
@@ -37,12 +38,7 @@ import {
   type ClusterInfoSpecInput as ClusterInfoSpec,
   planClusterInfoStatus,
 } from './planners/cluster-info.ts';
-import {
-  diffSlices,
-  type Endpoint,
-  POLICY_NAME_LABEL as POLICY_LABEL,
-  selectEndpoints,
-} from './planners/endpoint-slices.ts';
+import { diffSlices, type Endpoint, selectEndpoints } from './planners/endpoint-slices.ts';
 import { type GatewayNode, type PolicyInput, planGateway, policyKey } from './planners/gateway.ts';
 import { type LabelSelector, matchesSelector as selects } from './planners/selector.ts';
 import { planTunnels, type TunnelIdentity } from './planners/tunnels.ts';
@@ -70,7 +66,11 @@ function crd<T extends KubernetesObject>(
           term: (o) => [selectorTerm(o as AnyPolicy)],
         }
       : plural.endsWith('endpointslices')
-        ? { policy: (o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.labels?.[POLICY_LABEL] ?? ''}`] }
+        ? {
+            policy: (o) => [
+              `${o.metadata?.namespace ?? ''}/${o.metadata?.labels?.[POLICY_NAME_LABEL] ?? ''}`,
+            ],
+          }
         : undefined,
   );
 }
@@ -338,7 +338,7 @@ export function createControllers(
   // would only cost a reconcile that finds nothing to do (one per write).
   for (const inf of [slices, clusterSlices] as Informer<KubernetesObject>[]) {
     inf.onChange((e, sl) => {
-      const owner = sl.metadata?.labels?.[POLICY_LABEL];
+      const owner = sl.metadata?.labels?.[POLICY_NAME_LABEL];
       if (!owner) return;
       const ref = sl.metadata?.namespace ? `egp/${sl.metadata.namespace}/${owner}` : `egcp//${owner}`;
       if (!sliceWrites.echoed(ref, e, sl as SliceObject)) sliceQueue.add(ref);
@@ -365,6 +365,7 @@ export function createControllers(
 
   // ---- EgressTunnel: one per node, identities from the planner, phase from node + agent.
   const tunnelCfg = {
+    markBase: f.mark,
     ...(f.enableIPv4 ? { ipv4Subnet: f.tunnelIpv4Subnet } : {}),
     ...(f.enableIPv6 ? { ipv6Subnet: f.tunnelIpv6Subnet } : {}),
   };
@@ -721,7 +722,7 @@ export function createControllers(
         metadata: {
           generateName: `${name}-`,
           ...(cluster ? {} : { namespace }),
-          labels: { [POLICY_LABEL]: name },
+          labels: { [POLICY_NAME_LABEL]: name },
           ownerReferences: [
             {
               apiVersion: `${GROUP}/${VERSION}`,

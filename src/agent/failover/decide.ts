@@ -28,7 +28,7 @@ export interface FailoverTiming {
 }
 
 export interface EipCandidates {
-  /** `<ipv4>|<ipv6>` as in the gateway status */
+  /** `eipKey(ipv4, ipv6)` (src/api/contracts.ts) of a gateway status candidate */
   key: string;
   /** takeover order from the controller; the first carries it by the controller's choice */
   nodes: string[];
@@ -51,8 +51,6 @@ export interface FailoverDecision {
   /** the nodes this node hears now (sent in its probes) */
   hears: string[];
 }
-
-export const eipKey = (ipv4?: string, ipv6?: string) => `${ipv4 ?? ''}|${ipv6 ?? ''}`;
 
 export function decide(s: FailoverState, eips: EipCandidates[], t: FailoverTiming): FailoverDecision {
   const heardWithin = (ms: number) =>

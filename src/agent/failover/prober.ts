@@ -1,38 +1,12 @@
 // Probes on the underlay: every interval this agent tells its peers who it hears and which
 // EIPs it announces, and records what they tell it. A probe counts only if it comes from
 // the underlay address of the node it names (a pod cannot speak for a node), and only the
-// fields below are read, with bounded sizes.
+// fields of the probe contract are read, with bounded sizes (src/api/contracts.ts).
 import { createSocket, type Socket } from 'node:dgram';
+import { encodeProbe, parseProbe } from '../../api/contracts.ts';
 import { canonicalIp, familyOf } from '../../common/ip.ts';
 import type { Logger } from '../../common/log.ts';
 import type { PeerView } from './decide.ts';
-
-const MAX_BYTES = 60_000;
-const MAX_ITEMS = 4096;
-
-export interface ProbeMessage {
-  v: 1;
-  node: string;
-  hears: string[];
-  holds: string[];
-}
-
-/** Parses a probe; undefined for anything that is not exactly one. */
-export function parseProbe(data: Buffer): ProbeMessage | undefined {
-  if (data.length > MAX_BYTES) return undefined;
-  let m: unknown;
-  try {
-    m = JSON.parse(data.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const o = m as Record<string, unknown>;
-  const strings = (x: unknown) =>
-    Array.isArray(x) && x.length <= MAX_ITEMS && x.every((s) => typeof s === 'string' && s.length <= 253);
-  if (typeof m !== 'object' || m === null || o['v'] !== 1 || typeof o['node'] !== 'string') return undefined;
-  if (!strings(o['hears']) || !strings(o['holds'])) return undefined;
-  return { v: 1, node: o['node'], hears: o['hears'] as string[], holds: o['holds'] as string[] };
-}
 
 export interface ProberOptions {
   self: string;
@@ -107,9 +81,7 @@ export class Prober {
   send(hears: string[], holds: string[], only?: ReadonlySet<string>): void {
     const socket = this.#socket;
     if (!socket) return;
-    const msg = Buffer.from(
-      JSON.stringify({ v: 1, node: this.#o.self, hears, holds } satisfies ProbeMessage),
-    );
+    const msg = encodeProbe(this.#o.self, hears, holds);
     for (const [node, ip] of this.#addresses) {
       if (!only || only.has(node)) socket.send(msg, this.#o.port, ip, () => {});
     }

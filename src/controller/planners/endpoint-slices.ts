@@ -7,10 +7,10 @@
 // Fixes against upstream (reference §3.5, §8): podSubnet policies are not mistaken for "no
 // selection", hostNetwork and terminating pods are not captured, IPs are canonical and sorted,
 // duplicate endpoints across slices are repaired.
+import { POLICY_NAME_LABEL } from '../../api/contracts.ts';
 import { canonicalIp, familyOf, parseIp } from '../../common/ip.ts';
 import { type LabelSelector, matchesSelector } from './selector.ts';
 
-export const POLICY_NAME_LABEL = 'spidernet.io/policy-name';
 export const DEFAULT_MAX_PER_SLICE = 100;
 const API_VERSION = 'egressgateway.spidernet.io/v1beta1';
 

@@ -8,6 +8,7 @@
 //   agents fail over without waiting for the controller.
 // - The gateway's status.nodeList and every policy's status are derived from one placement,
 //   so they always agree.
+import { eipKey } from '../../api/contracts.ts';
 import { defaultEip, inPool, parsePool, poolSize } from '../../api/pools.ts';
 import { type Family, familyOf, formatIp, type IpRange, parseIp } from '../../common/ip.ts';
 
@@ -154,9 +155,9 @@ export function planGateway(
   const rrPolicies: PolicyInput[] = [];
   for (const p of sortedPolicies) {
     if (p.useNodeIP) addTo(`node:${policyKey(p)}`, '', '', p, true);
-    else if (p.ipv4 || p.ipv6) addTo(`${p.ipv4 ?? ''}|${p.ipv6 ?? ''}`, p.ipv4 ?? '', p.ipv6 ?? '', p);
+    else if (p.ipv4 || p.ipv6) addTo(eipKey(p.ipv4, p.ipv6), p.ipv4 ?? '', p.ipv6 ?? '', p);
     else if (p.allocatorPolicy === 'rr') rrPolicies.push(p);
-    else if (d4 || d6) addTo(`${d4}|${d6}`, d4, d6, p);
+    else if (d4 || d6) addTo(eipKey(d4, d6), d4, d6, p);
     else failures.push({ policy: policyKey(p), reason: `gateway ${gw.name} has no default EIP and no pool` });
   }
   // rr: keep the current pair when still valid and free, else the lowest free index.
@@ -181,7 +182,7 @@ export function planGateway(
       (!v4.length || pair.ipv4 === cur?.ipv4) &&
       (!v6.length || pair.ipv6 === cur?.ipv6)
     ) {
-      addTo(`${pair.ipv4}|${pair.ipv6}`, pair.ipv4, pair.ipv6, p);
+      addTo(eipKey(pair.ipv4, pair.ipv6), pair.ipv4, pair.ipv6, p);
     } else needRr.push(p);
   }
   let cursor = 0n;
@@ -196,7 +197,7 @@ export function planGateway(
       continue;
     }
     const pair = pairAt(cursor);
-    addTo(`${pair.ipv4}|${pair.ipv6}`, pair.ipv4, pair.ipv6, p);
+    addTo(eipKey(pair.ipv4, pair.ipv6), pair.ipv4, pair.ipv6, p);
   }
 
   // 2. Placement. Memory of where each unit was: any of its policies' current node.
@@ -259,7 +260,7 @@ export function planGateway(
   }
   for (const entries of eipsOn.values()) {
     for (const e of entries) e.policies.sort((a, b) => (policyKey(a) < policyKey(b) ? -1 : 1));
-    entries.sort((a, b) => (`${a.ipv4}|${a.ipv6}` < `${b.ipv4}|${b.ipv6}` ? -1 : 1));
+    entries.sort((a, b) => (eipKey(a.ipv4, a.ipv6) < eipKey(b.ipv4, b.ipv6) ? -1 : 1));
   }
   const nodeList = [...nodes]
     .sort((a, b) => (a.name < b.name ? -1 : 1))

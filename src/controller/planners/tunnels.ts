@@ -1,8 +1,10 @@
 // EgressTunnel identities, one per node: tunnel addresses from the configured subnets, a
-// MAC derived from the node name, and a packet mark unique in the mark range. Pure and
+// MAC derived from the node name, and a packet mark unique in the range of the configured
+// base (`feature.mark`; the agents route by the same range, src/api/contracts.ts). Pure and
 // deterministic. Existing allocations are kept exactly (a controller restart moves
 // nothing); duplicates go to the lexically-first node, garbage is re-allocated, never fatal.
 import { createHash } from 'node:crypto';
+import { DEFAULT_MARK_BASE, formatMark, markRange, parseMark } from '../../api/contracts.ts';
 import {
   type Cidr,
   cidrToRange,
@@ -13,11 +15,9 @@ import {
   parseIp,
 } from '../../common/ip.ts';
 
-export const MARK_BASE = 0x26000000;
-export const MARK_FIRST = 0x26000001;
-export const MARK_LAST = 0x26fffffe;
-
 export interface TunnelConfig {
+  /** `feature.mark`: node marks are base+1 … base+0xfffffe; default 0x26000000 */
+  markBase?: number;
   ipv4Subnet?: string;
   ipv6Subnet?: string;
 }
@@ -52,16 +52,6 @@ export function tunnelMac(node: string, attempt = 0): string {
     .update(`${node}egress${attempt ? `#${attempt}` : ''}`)
     .digest('hex');
   return ['66', h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8), h.slice(8, 10)].join(':');
-}
-
-export function formatMark(n: number): string {
-  return `0x${n.toString(16).padStart(8, '0')}`;
-}
-
-export function parseMark(text: string | undefined): number | undefined {
-  if (!text || !/^0x[0-9a-fA-F]{1,8}$/.test(text)) return undefined;
-  const n = Number.parseInt(text.slice(2), 16);
-  return n >= MARK_FIRST && n <= MARK_LAST ? n : undefined;
 }
 
 interface Space {
@@ -113,6 +103,7 @@ export function planTunnels(
   const identities = new Map<string, TunnelIdentity>();
   const used4 = new Set<bigint>();
   const used6 = new Set<bigint>();
+  const range = markRange(cfg.markBase ?? DEFAULT_MARK_BASE);
   const marks = new Set<number>();
   const macs = new Set<string>();
   const exhausted: TunnelPlan['exhausted'] = [];
@@ -133,7 +124,8 @@ export function planTunnels(
         used6.add(a6);
         k.ipv6 = formatIp(6, a6);
       }
-      const m = parseMark(t.mark);
+      // A mark of another base (feature.mark changed) is re-allocated like garbage.
+      const m = parseMark(t.mark, range);
       if (m !== undefined && !marks.has(m)) {
         marks.add(m);
         k.mark = formatMark(m);
@@ -146,7 +138,7 @@ export function planTunnels(
     kept.set(node, k);
   }
   // Pass 2: fill the gaps with the lowest free values.
-  let nextMark = MARK_FIRST;
+  let nextMark = range.first;
   for (const node of sorted) {
     const k = kept.get(node)!;
     if (v4 && !k.ipv4) {

@@ -2,8 +2,8 @@
 // the probe parser. Timing: fence after 300 ms of silence, dead after 600 ms.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, eipKey, type FailoverState, type PeerView } from '../../../src/agent/failover/decide.ts';
-import { parseProbe } from '../../../src/agent/failover/prober.ts';
+import { decide, type FailoverState, type PeerView } from '../../../src/agent/failover/decide.ts';
+import { eipKey, parseProbe } from '../../../src/api/contracts.ts';
 
 const T = { fenceAfterMs: 300, deadAfterMs: 600 };
 const E = eipKey('172.22.0.110');

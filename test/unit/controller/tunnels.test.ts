@@ -1,13 +1,10 @@
 // EgressTunnel identities: unique, stable across restarts, garbage and duplicates repaired.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  type ExistingTunnel,
-  formatMark,
-  MARK_FIRST,
-  planTunnels,
-  tunnelMac,
-} from '../../../src/controller/planners/tunnels.ts';
+import { formatMark, markRange } from '../../../src/api/contracts.ts';
+import { type ExistingTunnel, planTunnels, tunnelMac } from '../../../src/controller/planners/tunnels.ts';
+
+const MARK_FIRST = markRange().first;
 
 const cfg = { ipv4Subnet: '192.200.0.1/16', ipv6Subnet: 'fd11::/112' };
 
@@ -112,4 +109,19 @@ test('property: 500 random histories never yield two nodes with one IP, MAC or m
     const again = planTunnels(nodes, ids, cfg);
     for (const i of ids) assert.deepEqual(again.identities.get(i.node), i);
   }
+});
+
+test('feature.mark=0x27000000: marks come from that base, and 0x26… marks are re-allocated', () => {
+  const p = planTunnels(
+    ['a', 'b', 'c'],
+    [
+      { node: 'a', ipv4: '192.200.0.1', mac: tunnelMac('a'), mark: '0x26000001' },
+      { node: 'b', ipv4: '192.200.0.2', mac: tunnelMac('b'), mark: '0x27000005' },
+    ],
+    { ...cfg, markBase: 0x27000000 },
+  );
+  assert.equal(p.identities.get('b')?.mark, '0x27000005', 'a mark of the base is kept');
+  assert.equal(p.identities.get('a')?.mark, '0x27000001', 'a mark of another base is replaced');
+  assert.equal(p.identities.get('c')?.mark, '0x27000002');
+  for (const id of p.identities.values()) assert.match(id.mark, /^0x27[0-9a-f]{6}$/);
 });
