@@ -123,15 +123,22 @@ build_trust_mounts() {
   [ -n "$ca" ] && [ "$ca" != null ] && [ "$ca" != undefined ] || ca=${NODE_EXTRA_CA_CERTS:-}
   TRUST_MOUNTS=()
   [ -n "$ca" ] && [ -f "$ca" ] || return 0
-  printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$STORE/build-npmrc"
-  TRUST_MOUNTS=(-v "$ca:/etc/ssl/certs/ca-certificates.crt:ro" -v "$STORE/build-npmrc:/usr/local/etc/npmrc:ro")
+  # Mounted over directories and files the base already has: buildah creates a missing mount
+  # target in the layer, so a file mounted at /usr/local/etc/npmrc would stay in the image as
+  # an empty npmrc. /usr/local/etc (Debian's base-files) and the CA bundle both exist.
+  mkdir -p "$STORE/build-etc"
+  printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$STORE/build-etc/npmrc"
+  TRUST_MOUNTS=(-v "$ca:/etc/ssl/certs/ca-certificates.crt:ro" -v "$STORE/build-etc:/usr/local/etc:ro")
 }
 
 build_one() {
   local name=$1 ref key archive files
   ref=$(image_ref "$name")
   mapfile -t files < <(context_files)
-  key=$(printf '%s\n' "$BASE_KEY" "$ref" "$(hash_files "${files[@]}" "images/$name/Dockerfile")" | sha256sum | cut -c1-16)
+  # The recipe (how the build runs, its mounts) is an input too: a fixed recipe must not reuse
+  # an image the old one made.
+  key=$(printf '%s\n' "$BASE_KEY" "$ref" "$(hash_files "${files[@]}" "images/$name/Dockerfile")" \
+    "$(declare -f build_trust_mounts build_one)" | sha256sum | cut -c1-16)
   archive="$STORE/$name-$key.oci.tar"
   if [ ! -f "$archive" ]; then
     log "building $ref (images/$name/Dockerfile)"

@@ -120,6 +120,13 @@ test('defaults name only the images we build, the cleanup hook Job included', as
   }
 });
 
+test('the images the chart names are the ones scripts/images.sh builds', async () => {
+  for (const name of ['agent', 'controller'] as const) {
+    const { stdout } = await run('bash', [join(ROOT, 'scripts/images.sh'), 'ref', name]);
+    assert.equal(stdout.trim(), OURS[name]);
+  }
+});
+
 test('Chart.yaml appVersion is the package version; values.yaml leaves the tag to it', async () => {
   const chart = parse(await readFile(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
   assert.equal(chart.appVersion, VERSION);
