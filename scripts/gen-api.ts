@@ -1,4 +1,5 @@
-// Writes the CRD manifests and TypeScript types generated from src/api/schema/kinds.ts.
+// Writes the CRD manifests and TypeScript types generated from src/api/schema/kinds.ts, and
+// the chart's values.schema.json from src/api/values-schema.ts.
 // usage: node scripts/gen-api.ts   (run after editing the schema; a unit test checks freshness)
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -3,6 +3,7 @@
 // what someone else changed in the kernel. The agent also reports its underlay interface
 // and a heartbeat in its own EgressTunnel status, which makes the tunnel Ready.
 import {
+  CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesObject,
@@ -25,6 +26,7 @@ import type { Logger } from '../common/log.ts';
 import { crdInformer } from '../k8s/crd-informer.ts';
 import type { EipCandidates } from './failover/decide.ts';
 import { FailoverRunner } from './failover/runner.ts';
+import { excludedInterfaces, parentMethod } from './interfaces.ts';
 import type { Kernel } from './kernel.ts';
 import { renderNft } from './nft-render.ts';
 import { type DatapathPlan, type ParentInterface, planDatapath, type SliceView } from './planner.ts';
@@ -72,6 +74,11 @@ export function createAgent(o: AgentOptions): Agent {
   const gateways = informerOf<EgressGateway>('egressgateways', 'EgressGateway');
   const all = [tunnels, policies, clusterPolicies, slices, clusterSlices, infos, gateways];
   const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const excluded = excludedInterfaces(f.announcedInterfacesToExclude);
+  /** the parent detection method for this node (tunnelDetectCustomInterface by its labels) */
+  let method = f.tunnelDetectMethod;
+  let lastSilenced = '';
 
   let stopped = false;
   let isReady = false;
@@ -191,7 +198,14 @@ export function createAgent(o: AgentOptions): Agent {
       // Under pod churn most syncs change only the nft sets: the underlay, the tunnel, its
       // peers and routes and the announcements are re-read and re-applied only when their
       // part of the plan changed, and on every periodic full pass.
-      if (full || !parent) parent = await kernel.detectParent(f.tunnelDetectMethod, families);
+      if (full || !parent) {
+        // Node labels can change: the custom parent is re-chosen on every full pass.
+        if (f.tunnelDetectCustomInterface.length > 0) {
+          const labels = (await core.readNode({ name: node })).metadata?.labels ?? {};
+          method = parentMethod(f.tunnelDetectMethod, f.tunnelDetectCustomInterface, labels);
+        }
+        parent = await kernel.detectParent(method, families);
+      }
       if (!tunnels.get(node)) {
         // No identity for this node (node removed, or the product uninstalled): nothing
         // may stay behind. A fresh node has nothing to remove, so this is cheap there.
@@ -244,17 +258,30 @@ export function createAgent(o: AgentOptions): Agent {
         await kernel.applyRoutes(next.vxlan.name, next.routes, f.mark, families);
         applied.links = links;
       }
-      if (f.enableIPv6 && parent && next.announce.some((ip) => ip.includes(':'))) {
+      // announcedInterfacesToExclude: no ARP/NDP answers on such an uplink (the EIPs are still
+      // SNATed here: the network must route them to this node some other way).
+      const silenced = parent && excluded?.test(parent.name) ? parent.name : '';
+      const announce = silenced ? [] : next.announce;
+      const silencedNote = silenced && next.announce.length ? `${silenced} ${next.announce.join(',')}` : '';
+      if (silencedNote !== lastSilenced) {
+        if (silencedNote)
+          log.warn(
+            { interface: silenced, eips: next.announce },
+            'EIPs not announced: the uplink matches announcedInterfacesToExclude',
+          );
+        lastSilenced = silencedNote;
+      }
+      if (f.enableIPv6 && parent && announce.some((ip) => ip.includes(':'))) {
         await kernel.sysctl(`net/ipv6/conf/${parent.name}/proxy_ndp`, '1');
         await kernel.sysctl(`net/ipv6/neigh/${parent.name}/proxy_delay`, '0');
       }
       await kernel.applyNft(renderNft(next, { markBase: f.mark, vxlanName: f.vxlan.name }), full);
-      const announced = JSON.stringify([parent, next.announce]);
+      const announced = JSON.stringify([parent, announce]);
       if (parent && (full || announced !== applied.announce)) {
-        const added = await kernel.applyAnnounce(parent.name, next.announce, families);
+        const added = await kernel.applyAnnounce(parent.name, announce, families);
         applied.announce = announced;
         failover?.setHolding(next.held);
-        o.onAnnounce?.(next.announce.length, added.length);
+        o.onAnnounce?.(announce.length, added.length);
         for (const ip of added) {
           log.info({ eip: ip, interface: parent.name }, 'EIP announced here');
           void kernel.gratuitousArp(parent.name, ip).catch((err: unknown) => {
@@ -315,7 +342,7 @@ export function createAgent(o: AgentOptions): Agent {
       // answering for them first, so two nodes never do at once.
       // The uplink as the last sync saw it; detected afresh only if no sync got that far.
       const uplink = async () =>
-        (parent ?? (await kernel.detectParent(f.tunnelDetectMethod, families).catch(() => undefined)))?.name;
+        (parent ?? (await kernel.detectParent(method, families).catch(() => undefined)))?.name;
       if (failover && failover.holding().size > 0 && !tornDown) {
         const name = await uplink();
         if (name) await kernel.applyAnnounce(name, [], families).catch(() => undefined);

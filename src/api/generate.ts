@@ -1,9 +1,10 @@
 // Renders the kind definitions into the artefacts that must never drift from them: CRD
-// manifests and TypeScript types. Pure and deterministic; scripts/gen-api.ts writes the
+// manifests and TypeScript types (and the chart's values.schema.json from values-schema.ts). Pure and deterministic; scripts/gen-api.ts writes the
 // files and a unit test fails when the committed ones are stale.
 import { stringify } from 'yaml';
 import { GROUP, type KindDefinition, type Schema, VERSION } from './schema/json-schema.ts';
 import { KINDS } from './schema/kinds.ts';
+import { VALUES_SCHEMA_FILE, valuesSchemaJson } from './values-schema.ts';
 
 export const CRD_DIR = 'charts/egressgateway/crds';
 export const TYPES_FILE = 'src/api/types.generated.ts';
@@ -130,5 +131,6 @@ export function generatedFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const k of KINDS) files.set(`${CRD_DIR}/${crdFileName(k)}`, crdYaml(k));
   files.set(TYPES_FILE, typesTs());
+  files.set(VALUES_SCHEMA_FILE, valuesSchemaJson());
   return files;
 }

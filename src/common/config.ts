@@ -71,6 +71,8 @@ export interface EnvConfig {
   tlsCertDir: string;
   configmapPath: string;
   logLevel: string;
+  /** LOG_ENCODER: one JSON object per line (upstream's default), or zap-style console lines */
+  logEncoder: 'json' | 'console';
 }
 
 export interface Config {
@@ -180,6 +182,8 @@ class Reader {
   }
 }
 
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
+
 function checkCidr(r: Reader, path: string, value: string, family: 4 | 6): void {
   try {
     const c = parseCidr(value);
@@ -187,6 +191,33 @@ function checkCidr(r: Reader, path: string, value: string, family: 4 | 6): void 
   } catch {
     const eg = family === 4 ? '192.200.0.0/16' : 'fd11::/112';
     r.problems.push(`${path}: "${value}" is not an IPv${family} CIDR (e.g. ${eg})`);
+  }
+}
+
+/**
+ * Upstream values this build cannot honour yet: a non-default value is refused (one line per
+ * key, saying why and what to set) instead of being parsed and silently ignored. The chart
+ * refuses the same values at install (charts/egressgateway/templates/_refusals.tpl).
+ */
+function refuseUnsupported(r: Reader, f: FeatureConfig, d: FeatureConfig): void {
+  const notYet = 'reply routing through the tunnel for underlay CNIs (Spiderpool) is not supported yet';
+  if (f.vxlan.disableChecksumOffload) {
+    r.problems.push(
+      'vxlan.disableChecksumOffload: true is refused: turning TX checksum offload off on the tunnel device is not supported yet; set it to false',
+    );
+  }
+  if (f.enableGatewayReplyRoute) {
+    r.problems.push(`enableGatewayReplyRoute: true is refused: ${notYet}; set it to false (docs/values.md)`);
+  }
+  if (f.gatewayReplyRouteTable !== d.gatewayReplyRouteTable) {
+    r.problems.push(
+      `gatewayReplyRouteTable: ${f.gatewayReplyRouteTable} is refused: only enableGatewayReplyRoute uses it and ${notYet}; leave it at ${d.gatewayReplyRouteTable}`,
+    );
+  }
+  if (f.gatewayReplyRouteMark !== d.gatewayReplyRouteMark) {
+    r.problems.push(
+      `gatewayReplyRouteMark: ${f.gatewayReplyRouteMark} is refused: only enableGatewayReplyRoute uses it and ${notYet}; leave it at ${d.gatewayReplyRouteMark}`,
+    );
   }
 }
 
@@ -290,8 +321,19 @@ export function parseFeatureConfig(text: string | undefined): { feature: Feature
       r.problems.push(`${path}: must be {nodeSelector: {label: value}, interfaceName: <name>}`);
       return;
     }
+    const selector = (item['nodeSelector'] ?? {}) as Obj;
+    if (!Object.values(selector).every((v) => typeof v === 'string')) {
+      r.problems.push(`${path}.nodeSelector: label values must be strings (quote "true")`);
+      return;
+    }
+    if (!IFNAME.test(item['interfaceName'])) {
+      r.problems.push(
+        `${path}.interfaceName: "${item['interfaceName']}" is not a valid interface name (1-15 of [A-Za-z0-9._-])`,
+      );
+      return;
+    }
     f.tunnelDetectCustomInterface.push({
-      nodeSelector: (item['nodeSelector'] ?? {}) as Record<string, string>,
+      nodeSelector: selector as Record<string, string>,
       interfaceName: item['interfaceName'],
     });
   });
@@ -300,7 +342,7 @@ export function parseFeatureConfig(text: string | undefined): { feature: Feature
   if (f.enableIPv6) checkCidr(r, 'tunnelIpv6Subnet', f.tunnelIpv6Subnet, 6);
   if (!f.enableIPv4 && !f.enableIPv6)
     r.problems.push('enableIPv4 and enableIPv6 are both false; enable at least one');
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/.test(f.vxlan.name)) {
+  if (!IFNAME.test(f.vxlan.name)) {
     r.problems.push(`vxlan.name: "${f.vxlan.name}" is not a valid interface name (1-15 of [A-Za-z0-9._-])`);
   }
   const m = /^interface=(.+)$/.exec(f.tunnelDetectMethod);
@@ -323,6 +365,7 @@ export function parseFeatureConfig(text: string | undefined): { feature: Feature
       r.problems.push(`clusterCIDR.extraCidr[${i}]: "${c}" is not a CIDR or IP address`);
     }
   });
+  refuseUnsupported(r, f, d);
   const fo = f.gatewayFailover;
   if (fo.enable && fo.eipEvictionTimeout <= fo.tunnelUpdatePeriod + fo.tunnelMonitorPeriod) {
     r.problems.push(
@@ -346,6 +389,29 @@ function parseBind(name: string, value: string, problems: string[]): BindAddress
     return undefined;
   }
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Upstream's chart defaults for GOPS_PORT (agent, controller): accepted, and mean "off" here. */
+const GOPS_DEFAULT_PORTS = ['', '0', '5812', '5824'];
+
+/**
+ * gops and Pyroscope's Go client are Go-runtime tools with no counterpart in this build.
+ * Upstream's chart defaults pass (documented as off); anything else asks for a tool we do
+ * not have, so it is refused rather than ignored.
+ */
+function refuseGoTooling(env: Record<string, string | undefined>, problems: string[]): void {
+  const gops = env['GOPS_PORT'] ?? '';
+  if (!GOPS_DEFAULT_PORTS.includes(gops)) {
+    problems.push(
+      `GOPS_PORT: "${gops}" is refused: gops is a Go-only debugging agent this build does not have; set agent.debug.gopsPort / controller.debug.gopsPort to 0 (or leave upstream's 5812 / 5824, which mean off)`,
+    );
+  }
+  const pyroscope = env['PYROSCOPE_SERVER_ADDR'] ?? '';
+  if (pyroscope !== '') {
+    problems.push(
+      `PYROSCOPE_SERVER_ADDR: "${pyroscope}" is refused: Pyroscope profiling is Go-only and not available in this build; set *.debug.pyroscopeServerAddr to ""`,
+    );
+  }
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -378,6 +444,11 @@ export function parseEnvConfig(env: Record<string, string | undefined>): {
     );
     logLevel = 'info';
   }
+  const logEncoder = (env['LOG_ENCODER'] ?? '') || 'json';
+  if (logEncoder !== 'json' && logEncoder !== 'console') {
+    problems.push(`LOG_ENCODER: "${env['LOG_ENCODER']}" is not an encoder; use json or console`);
+  }
+  refuseGoTooling(env, problems);
   const out: EnvConfig = {
     nodeName: env['NODE_NAME'] ?? '',
     podName: env['POD_NAME'] ?? '',
@@ -397,6 +468,7 @@ export function parseEnvConfig(env: Record<string, string | undefined>): {
     tlsCertDir: env['TLS_CERT_DIR'] || '/etc/tls',
     configmapPath: env['CONFIGMAP_PATH'] ?? '',
     logLevel,
+    logEncoder: logEncoder === 'console' ? 'console' : 'json',
   };
   return { env: out, problems };
 }

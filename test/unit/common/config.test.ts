@@ -163,6 +163,56 @@ describe('config', () => {
     ],
     ['log level', { LOG_LEVEL: 'loud' }, '', /LOG_LEVEL: "loud" is not a level/],
     ['leader election flag', { LEADER_ELECTION: 'maybe' }, '', /LEADER_ELECTION: "maybe" is not a boolean/],
+    // Refused, never ignored: values this build cannot honour yet.
+    [
+      'reply route (not supported yet)',
+      {},
+      'enableGatewayReplyRoute: true',
+      /enableGatewayReplyRoute: true is refused: reply routing .* not supported yet; set it to false/,
+    ],
+    [
+      'reply route table',
+      {},
+      'gatewayReplyRouteTable: 601',
+      /gatewayReplyRouteTable: 601 is refused.*leave it at 600/,
+    ],
+    [
+      'reply route mark',
+      {},
+      'gatewayReplyRouteMark: 40',
+      /gatewayReplyRouteMark: 40 is refused.*leave it at 39/,
+    ],
+    [
+      'checksum offload',
+      {},
+      'vxlan: {disableChecksumOffload: true}',
+      /vxlan.disableChecksumOffload: true is refused/,
+    ],
+    [
+      'custom interface name',
+      {},
+      'tunnelDetectCustomInterface: [{nodeSelector: {a: b}, interfaceName: "eth0;rm"}]',
+      /tunnelDetectCustomInterface\[0\].interfaceName: "eth0;rm" is not a valid interface name/,
+    ],
+    [
+      'custom interface selector',
+      {},
+      'tunnelDetectCustomInterface: [{nodeSelector: {a: true}, interfaceName: eth1}]',
+      /tunnelDetectCustomInterface\[0\].nodeSelector: label values must be strings/,
+    ],
+    [
+      'log encoder',
+      { LOG_ENCODER: 'logfmt' },
+      '',
+      /LOG_ENCODER: "logfmt" is not an encoder; use json or console/,
+    ],
+    ['gops port', { GOPS_PORT: '6060' }, '', /GOPS_PORT: "6060" is refused: gops is a Go-only/],
+    [
+      'pyroscope',
+      { PYROSCOPE_SERVER_ADDR: 'http://pyroscope:4040' },
+      '',
+      /PYROSCOPE_SERVER_ADDR: "http:\/\/pyroscope:4040" is refused/,
+    ],
   ];
   for (const [name, env, yaml, message] of bad) {
     it(`rejects ${name} with a message that says what to fix`, () => {
@@ -177,5 +227,31 @@ describe('config', () => {
   it('reports every problem at once', () => {
     const problems = problemsOf({ WEBHOOK_PORT: 'x' }, 'vxlan: {id: 0, port: 0}\ndatapathMode: ebpf');
     assert.equal(problems.length, 4, JSON.stringify(problems));
+  });
+});
+
+describe('config: upstream defaults that mean "off" here are accepted', () => {
+  for (const env of [
+    { GOPS_PORT: '5812', PYROSCOPE_SERVER_ADDR: '', LOG_ENCODER: 'json' },
+    { GOPS_PORT: '5824', LOG_ENCODER: 'console' },
+    { GOPS_PORT: '0' },
+    {},
+  ]) {
+    it(JSON.stringify(env), () => {
+      const cfg = parseConfig(
+        env,
+        'enableGatewayReplyRoute: false\ngatewayReplyRouteTable: 600\ngatewayReplyRouteMark: 39\n',
+      );
+      assert.equal(cfg.env.logEncoder, env.LOG_ENCODER === 'console' ? 'console' : 'json');
+    });
+  }
+  it('custom interfaces parse', () => {
+    const cfg = parseConfig(
+      {},
+      'tunnelDetectCustomInterface: [{nodeSelector: {zone: "a"}, interfaceName: eth1}]',
+    );
+    assert.deepEqual(cfg.feature.tunnelDetectCustomInterface, [
+      { nodeSelector: { zone: 'a' }, interfaceName: 'eth1' },
+    ]);
   });
 });
