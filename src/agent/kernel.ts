@@ -247,6 +247,23 @@ export class Kernel {
     return true;
   }
 
+  /** Runs an nft script as it is (no cache): start-up probes and removals. */
+  async nft(text: string): Promise<void> {
+    await this.#run('nft', ['-f', '-'], { input: text });
+  }
+
+  /** Whether our nft table is in the kernel. */
+  async nftTableExists(): Promise<boolean> {
+    const r = await this.#run('nft', ['list', 'tables']);
+    return r.stdout.split('\n').some((l) => l.trim() === `table inet ${NFT_TABLE}`);
+  }
+
+  /** Our nft table gone (nothing happens when there is none). */
+  async removeNft(): Promise<void> {
+    await this.nft(`table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`);
+    this.#lastNft = '';
+  }
+
   /**
    * Answers ARP/NDP for the EIPs on the uplink without making them local addresses: a
    * route to `lo` plus a proxy neighbour entry (the kernel proxies for a target it routes

@@ -8,6 +8,8 @@ import { createLogger } from '../common/log.ts';
 import { agentMetrics, newRegistry, startMetricsServer } from '../common/metrics.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createAgent } from './agent.ts';
+import { startBackend } from './backend-choice.ts';
+import { nsExec } from './iptables.ts';
 import { Kernel } from './kernel.ts';
 
 async function main(): Promise<void> {
@@ -16,14 +18,24 @@ async function main(): Promise<void> {
   if (!config.env.nodeName)
     throw new ConfigError(['NODE_NAME: empty; set it from spec.nodeName (downward API)']);
   log.info({ config }, 'configuration');
-  if (config.feature.datapathMode === 'iptables')
-    log.warn('datapathMode iptables: the iptables backend is not built yet; using nftables');
+  const f = config.feature;
+  const kernel = new Kernel({ log });
+  const packets = await startBackend({
+    mode: f.datapathMode,
+    iptables: f.iptables,
+    kernel,
+    exec: nsExec(),
+    log,
+    families: [...(f.enableIPv4 ? [4 as const] : []), ...(f.enableIPv6 ? [6 as const] : [])],
+    render: { markBase: f.mark, vxlanName: f.vxlan.name },
+  });
   const registry = newRegistry('agent');
   const metrics = agentMetrics(registry);
   const agent = createAgent({
     kc: loadKubeConfig(),
     config,
-    kernel: new Kernel({ log }),
+    kernel,
+    packets,
     log,
     onSync: (seconds, ok) => metrics.syncSeconds.observe({ result: ok ? 'ok' : 'error' }, seconds),
     onAnnounce: (announced, added) => {

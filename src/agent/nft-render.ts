@@ -24,6 +24,8 @@ export const NFT_TABLE = 'egressgateway';
 export interface NftRenderConfig {
   markBase: number;
   vxlanName: string;
+  /** the table's name (default NFT_TABLE; the start-up probe loads a scratch table) */
+  table?: string;
 }
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
@@ -149,10 +151,11 @@ export function renderNft(plan: DatapathPlan, cfg: NftRenderConfig): string {
     sets.push(setDecl(`tunnel_src${family}`, family, mergeRanges(srcs)));
   }
   const base = hex(cfg.markBase);
+  const table = cfg.table ?? NFT_TABLE;
   const lines = [
-    `table inet ${NFT_TABLE}`,
-    `delete table inet ${NFT_TABLE}`,
-    `table inet ${NFT_TABLE} {`,
+    `table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
     ...sets,
     ...chains,
     ...maps,
