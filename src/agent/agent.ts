@@ -28,7 +28,8 @@ import type { EipCandidates } from './failover/decide.ts';
 import { FailoverRunner } from './failover/runner.ts';
 import { excludedInterfaces, parentMethod } from './interfaces.ts';
 import type { Kernel } from './kernel.ts';
-import { NftBackend, type PacketBackend } from './packet-backend.ts';
+import { renderNft } from './nft-render.ts';
+import { disableTxChecksumOffload } from './offload.ts';
 import { type DatapathPlan, type ParentInterface, planDatapath, type SliceView } from './planner.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -37,8 +38,6 @@ export interface AgentOptions {
   kc: KubeConfig;
   config: Config;
   kernel: Kernel;
-  /** the packet-filter backend (default: nftables) */
-  packets?: PacketBackend;
   log: Logger;
   /** full re-apply period (repairs outside changes); default 30 s */
   resyncMs?: number;
@@ -61,7 +60,6 @@ export function createAgent(o: AgentOptions): Agent {
   const { kc, config, kernel, log } = o;
   const f = config.feature;
   const node = config.env.nodeName;
-  const packets = o.packets ?? new NftBackend(kernel, { markBase: f.mark, vxlanName: f.vxlan.name });
   const families: Family[] = [...(f.enableIPv4 ? [4 as const] : []), ...(f.enableIPv6 ? [6 as const] : [])];
   const informerOf = <T>(plural: string, kind: string) =>
     crdInformer<T & KubernetesObject>(kc, plural, kind, log);
@@ -213,7 +211,6 @@ export function createAgent(o: AgentOptions): Agent {
         // No identity for this node (node removed, or the product uninstalled): nothing
         // may stay behind. A fresh node has nothing to remove, so this is cheap there.
         if (!tornDown) {
-          await packets.remove();
           await kernel.teardown(f.vxlan.name, f.mark, families, parent?.name);
           log.info('no EgressTunnel for this node: datapath removed');
           tornDown = true;
@@ -258,6 +255,12 @@ export function createAgent(o: AgentOptions): Agent {
       const links = JSON.stringify([next.vxlan, next.peers, next.routes]);
       if (next.vxlan && (full || links !== applied.links)) {
         await kernel.applyVxlan(next.vxlan, families);
+        if (f.vxlan.disableChecksumOffload && (await disableTxChecksumOffload(next.vxlan.name))) {
+          log.info(
+            { device: next.vxlan.name },
+            'TX checksum offload turned off (vxlan.disableChecksumOffload)',
+          );
+        }
         await kernel.applyPeers(next.vxlan.name, next.peers);
         await kernel.applyRoutes(next.vxlan.name, next.routes, f.mark, families);
         applied.links = links;
@@ -279,7 +282,7 @@ export function createAgent(o: AgentOptions): Agent {
         await kernel.sysctl(`net/ipv6/conf/${parent.name}/proxy_ndp`, '1');
         await kernel.sysctl(`net/ipv6/neigh/${parent.name}/proxy_delay`, '0');
       }
-      await packets.apply(next, full);
+      await kernel.applyNft(renderNft(next, { markBase: f.mark, vxlanName: f.vxlan.name }), full);
       const announced = JSON.stringify([parent, announce]);
       if (parent && (full || announced !== applied.announce)) {
         const added = await kernel.applyAnnounce(parent.name, announce, families);
@@ -364,7 +367,6 @@ export function createAgent(o: AgentOptions): Agent {
         });
       } catch (err) {
         if ((err as { code?: number }).code !== 404) return;
-        await packets.remove();
         await kernel.teardown(f.vxlan.name, f.mark, families, await uplink());
         log.info('no EgressTunnel for this node at shutdown: datapath removed');
       }

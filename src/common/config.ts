@@ -201,11 +201,6 @@ function checkCidr(r: Reader, path: string, value: string, family: 4 | 6): void 
  */
 function refuseUnsupported(r: Reader, f: FeatureConfig, d: FeatureConfig): void {
   const notYet = 'reply routing through the tunnel for underlay CNIs (Spiderpool) is not supported yet';
-  if (f.vxlan.disableChecksumOffload) {
-    r.problems.push(
-      'vxlan.disableChecksumOffload: true is refused: turning TX checksum offload off on the tunnel device is not supported yet; set it to false',
-    );
-  }
   if (f.enableGatewayReplyRoute) {
     r.problems.push(`enableGatewayReplyRoute: true is refused: ${notYet}; set it to false (docs/values.md)`);
   }

@@ -17,9 +17,6 @@ silently ignored. The controller and the agents refuse the same values at start
 {{- if ne (int $f.gatewayReplyRouteMark) 39 -}}
 {{- $why = append $why (printf "feature.gatewayReplyRouteMark=%v: only enableGatewayReplyRoute uses it and %s; leave it at 39" $f.gatewayReplyRouteMark $notYet) -}}
 {{- end -}}
-{{- if $f.vxlan.disableChecksumOffload -}}
-{{- $why = append $why "feature.vxlan.disableChecksumOffload=true: turning TX checksum offload off on the tunnel device is not supported yet; set it to false" -}}
-{{- end -}}
 {{- range $c := list "agent" "controller" -}}
 {{- $d := index $.Values $c "debug" -}}
 {{- if not (has (toString $d.gopsPort) (list "0" "5812" "5824" "")) -}}

@@ -99,10 +99,6 @@ describe('values the binaries cannot honour yet are refused at install, with why
     ],
     ['feature.gatewayReplyRouteTable=601', /feature.gatewayReplyRouteTable=601: .*leave it at 600/],
     ['feature.gatewayReplyRouteMark=40', /feature.gatewayReplyRouteMark=40: .*leave it at 39/],
-    [
-      'feature.vxlan.disableChecksumOffload=true',
-      /feature.vxlan.disableChecksumOffload=true: .*set it to false/,
-    ],
     ['agent.debug.gopsPort=6060', /agent.debug.gopsPort=6060: gops is a Go-only .*set it to 0/],
     [
       'controller.debug.pyroscopeServerAddr=http://p:4040',

@@ -183,12 +183,6 @@ describe('config', () => {
       /gatewayReplyRouteMark: 40 is refused.*leave it at 39/,
     ],
     [
-      'checksum offload',
-      {},
-      'vxlan: {disableChecksumOffload: true}',
-      /vxlan.disableChecksumOffload: true is refused/,
-    ],
-    [
       'custom interface name',
       {},
       'tunnelDetectCustomInterface: [{nodeSelector: {a: b}, interfaceName: "eth0;rm"}]',
