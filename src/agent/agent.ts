@@ -28,8 +28,8 @@ import type { EipCandidates } from './failover/decide.ts';
 import { FailoverRunner } from './failover/runner.ts';
 import { excludedInterfaces, parentMethod } from './interfaces.ts';
 import type { Kernel } from './kernel.ts';
-import { renderNft } from './nft-render.ts';
 import { disableTxChecksumOffload } from './offload.ts';
+import { NftBackend, type PacketBackend } from './packet-backend.ts';
 import { type DatapathPlan, type ParentInterface, planDatapath, type SliceView } from './planner.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -38,6 +38,8 @@ export interface AgentOptions {
   kc: KubeConfig;
   config: Config;
   kernel: Kernel;
+  /** the packet-filter backend (default: nftables) */
+  packets?: PacketBackend;
   log: Logger;
   /** full re-apply period (repairs outside changes); default 30 s */
   resyncMs?: number;
@@ -60,6 +62,7 @@ export function createAgent(o: AgentOptions): Agent {
   const { kc, config, kernel, log } = o;
   const f = config.feature;
   const node = config.env.nodeName;
+  const packets = o.packets ?? new NftBackend(kernel, { markBase: f.mark, vxlanName: f.vxlan.name });
   const families: Family[] = [...(f.enableIPv4 ? [4 as const] : []), ...(f.enableIPv6 ? [6 as const] : [])];
   const informerOf = <T>(plural: string, kind: string) =>
     crdInformer<T & KubernetesObject>(kc, plural, kind, log);
@@ -211,6 +214,7 @@ export function createAgent(o: AgentOptions): Agent {
         // No identity for this node (node removed, or the product uninstalled): nothing
         // may stay behind. A fresh node has nothing to remove, so this is cheap there.
         if (!tornDown) {
+          await packets.remove();
           await kernel.teardown(f.vxlan.name, f.mark, families, parent?.name);
           log.info('no EgressTunnel for this node: datapath removed');
           tornDown = true;
@@ -282,7 +286,7 @@ export function createAgent(o: AgentOptions): Agent {
         await kernel.sysctl(`net/ipv6/conf/${parent.name}/proxy_ndp`, '1');
         await kernel.sysctl(`net/ipv6/neigh/${parent.name}/proxy_delay`, '0');
       }
-      await kernel.applyNft(renderNft(next, { markBase: f.mark, vxlanName: f.vxlan.name }), full);
+      await packets.apply(next, full);
       const announced = JSON.stringify([parent, announce]);
       if (parent && (full || announced !== applied.announce)) {
         const added = await kernel.applyAnnounce(parent.name, announce, families);
@@ -367,6 +371,7 @@ export function createAgent(o: AgentOptions): Agent {
         });
       } catch (err) {
         if ((err as { code?: number }).code !== 404) return;
+        await packets.remove();
         await kernel.teardown(f.vxlan.name, f.mark, families, await uplink());
         log.info('no EgressTunnel for this node at shutdown: datapath removed');
       }
