@@ -221,7 +221,9 @@ export class Kernel {
       for (const r of rules) {
         if (r.priority !== RULE_PRIORITY || !r.fwmark) continue;
         const mark = Number(r.fwmark);
-        if ((mark & 0xff000000) >>> 0 !== markBase >>> 0) continue;
+        // Ours: a mark of the configured base, or our signature (priority 99, table = mark)
+        // with a mark of an earlier base — left over when feature.mark was changed.
+        if ((mark & 0xff000000) >>> 0 !== markBase >>> 0 && r.table !== String(mark)) continue;
         if (wantMarks.has(mark) && r.table === String(mark) && !have.has(mark)) {
           have.add(mark);
           continue;
