@@ -1,6 +1,6 @@
-// Picks the packet backend at start (feature.datapathMode) and removes what the other
-// backend left behind (a switch of mode, or `auto` choosing differently after a kernel
-// upgrade): only one backend's state of ours is ever in the kernel.
+// Picks the packet backend at start (feature.datapathMode) and, once it carries the
+// traffic, removes what the other backend left behind (a switch of mode, or `auto` choosing
+// differently after a kernel upgrade): only one backend's state of ours stays in the kernel.
 // - auto: loads a scratch nft table rendered with every nft feature our table uses (both
 //   families, verdict maps with intervals, mark, SNAT, masquerade, the tunnel guard), then
 //   deletes it; nftables where that works, iptables otherwise.
@@ -214,11 +214,30 @@ export async function removeOtherBackends(o: ChoiceOptions, chosen: PacketBacken
   return removed;
 }
 
-/** Chooses, logs the choice and why, and clears the other backends' state. */
+/**
+ * Chooses and logs the choice and why. The other backends' state is removed once the chosen
+ * one has applied its first plan (both give pods the same EIP meanwhile; removing first
+ * would let them leave with the node address until then), and again on remove().
+ */
 export async function startBackend(o: ChoiceOptions): Promise<PacketBackend> {
   const { backend, why } = await chooseBackend(o);
   o.log.info({ backend: backend.name, why }, `packet backend: ${backend.name}`);
-  const removed = await removeOtherBackends(o, backend);
-  if (removed.length > 0) o.log.info({ removed }, "removed the other packet backend's state");
-  return backend;
+  let cleaned = false;
+  const cleanup = async () => {
+    const removed = await removeOtherBackends(o, backend);
+    if (removed.length > 0) o.log.info({ removed }, "removed the other packet backend's state");
+    cleaned = true;
+  };
+  return {
+    name: backend.name,
+    async apply(plan, full) {
+      const changed = await backend.apply(plan, full);
+      if (!cleaned) await cleanup();
+      return changed;
+    },
+    async remove() {
+      await backend.remove();
+      await cleanup();
+    },
+  };
 }
