@@ -318,9 +318,8 @@ export class Kernel {
    */
   async teardown(device: string, markBase: number, families: Family[], uplink?: string): Promise<void> {
     const name = assertSafeName('tunnel device', device, 15);
-    await this.#run('nft', ['-f', '-'], {
-      input: `table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`,
-    });
+    // Only when there is one: a node on the iptables backend may have no usable nftables.
+    if (await this.nftTableExists().catch(() => false)) await this.removeNft();
     this.#lastNft = '';
     await this.applyRoutes(name, [], markBase, families);
     if (uplink) await this.applyAnnounce(uplink, [], families);
