@@ -57,8 +57,17 @@ const feature: Schema = closed({
     ['auto', 'nftables', 'iptables', ''],
     'packet filter backend: auto | nftables | iptables (upstream\'s value); "" = auto',
   ),
-  tunnelIpv4Subnet: { type: 'string', pattern: IPV4_CIDR, description: 'IPv4 CIDR, e.g. 172.31.0.0/16' },
-  tunnelIpv6Subnet: { type: 'string', pattern: IPV6_CIDR, description: 'IPv6 CIDR, e.g. fd11::/112' },
+  // "" only makes sense with the family disabled; the binaries check that at start
+  tunnelIpv4Subnet: {
+    type: 'string',
+    pattern: `^$|${IPV4_CIDR}`,
+    description: 'IPv4 CIDR, e.g. 172.31.0.0/16',
+  },
+  tunnelIpv6Subnet: {
+    type: 'string',
+    pattern: `^$|${IPV6_CIDR}`,
+    description: 'IPv6 CIDR, e.g. fd11::/112',
+  },
   tunnelDetectMethod: {
     type: 'string',
     pattern: `^(defaultRouteInterface|interface=${IFNAME})$`,

@@ -55,6 +55,12 @@ test("upstream's default values (seed's --set included) pass, as do our defaults
     ),
     '',
   );
+  assert.equal(
+    await templateError(
+      sets(['feature.enableIPv4=false', 'feature.enableIPv6=true', 'feature.tunnelIpv4Subnet=']),
+    ),
+    '',
+  );
 });
 
 describe('the schema fails a wrong value, naming the key', () => {
