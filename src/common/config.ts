@@ -83,7 +83,12 @@ export interface Config {
 export class ConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    // One problem, one line (what an operator sees in `kubectl logs`); several: one line each.
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n  - ${problems.join('\n  - ')}`,
+    );
     this.name = 'ConfigError';
     this.problems = problems;
   }

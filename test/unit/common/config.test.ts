@@ -249,3 +249,23 @@ describe('config: upstream defaults that mean "off" here are accepted', () => {
     ]);
   });
 });
+
+describe('config: the start-up error', () => {
+  it('is one line for one problem, naming the key and the fix', () => {
+    assert.throws(
+      () => parseConfig({}, 'enableGatewayReplyRoute: true'),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        !err.message.includes('\n') &&
+        /^invalid configuration: conf.yml enableGatewayReplyRoute: true is refused: .*; set it to false/.test(
+          err.message,
+        ),
+    );
+  });
+  it('lists several problems one per line', () => {
+    assert.throws(
+      () => parseConfig({ GOPS_PORT: '1' }, 'gatewayReplyRouteMark: 40'),
+      (err: Error) => err.message.split('\n').length === 3,
+    );
+  });
+});
