@@ -8,12 +8,14 @@ ensure_apt_packages
 ensure_npm_packages
 ensure_kubectl_helm
 ensure_kube_binaries
+ensure_flanneld
 
 # Tell the TypeScript side where things are (lab/src/paths.ts reads this file).
 mkdir -p "$EGW_CACHE"
 cat >"$EGW_CACHE/paths.env" <<ENV
 EGW_KUBE_BIN=$(kube_bin_dir)
 EGW_TOOLS_BIN=$(ls -d "$EGW_CACHE"/tools-layer-kubectl-v35-* | tail -n 1)
+EGW_FLANNELD=$(flanneld_path)
 ENV
 # Our images, from images/*/Dockerfile (cached: seconds when nothing changed). The lab runs
 # the chart from them.

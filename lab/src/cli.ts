@@ -81,7 +81,9 @@ program
   .addOption(
     new Option('--ip-family <family>', 'address families').choices(['ipv4', 'ipv6', 'dual']).default('ipv4'),
   )
-  .addOption(new Option('--cni <mode>', 'pod wiring').choices(['calico', 'bridge']).default('calico'))
+  .addOption(
+    new Option('--cni <mode>', 'pod wiring').choices(['calico', 'bridge', 'flannel']).default('calico'),
+  )
   .addOption(
     new Option('--cni-chain-insert-mode <mode>', "where the CNI's NAT jump goes")
       .choices(['insert', 'append'])

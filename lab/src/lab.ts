@@ -26,6 +26,7 @@ import { ImageStore, importBuiltImages } from './kubelet/image-store.ts';
 import { ociConfig } from './kubelet/oci-spec.ts';
 import { readImageFile } from './kubelet/pod-spec.ts';
 import { type LabState, readLabState, writeLabState } from './lab-state.ts';
+import { flanneldArgs, flannelNetConf, missingFlannelRoutes } from './net/flannel.ts';
 import { deleteAllLabNetns } from './net/netns.ts';
 import {
   findNode,
@@ -38,6 +39,7 @@ import { ensureNode, ensureRouter, setNodeLinks, setRouterPort } from './net/und
 import {
   builtImageRef,
   builtImagesDir,
+  flanneldBinary,
   imageStoreDir,
   kubeBinary,
   runtimeOptions,
@@ -154,8 +156,57 @@ async function startNodeProcesses(
   }
 }
 
+/**
+ * The real flanneld on a registered node (it reads the Node's podCIDR). Its identity is the
+ * lab's own, in system:masters: a stand-in for flannel's ClusterRole, not part of what we test.
+ */
+async function startFlannel(dir: string, state: LabState, cp: ControlPlane, n: NodePlan): Promise<void> {
+  const running = findProcess(state, `flanneld-${n.name}`);
+  if (running && isRunning(running)) return;
+  const nd = nodeDir(dir, n.name);
+  const kubeconfig = join(nd, 'flannel.kubeconfig');
+  if (!existsSync(kubeconfig)) {
+    await cp.writeUserKubeconfig(
+      kubeconfig,
+      { commonName: `lab:flannel:${n.name}`, organizations: ['system:masters'] },
+      { inCluster: true },
+    );
+  }
+  const netConf = join(nd, 'net-conf.json');
+  writeFileSync(netConf, flannelNetConf(state.topology));
+  record(
+    state,
+    startProcess({
+      name: `flanneld-${n.name}`,
+      binary: flanneldBinary(),
+      args: flanneldArgs({ kubeconfig, netConf, subnetFile: join(nd, 'flannel-subnet.env') }),
+      logFile: join(dir, 'logs', `flanneld-${n.name}.log`),
+      netns: n.netns,
+      env: { ...process.env, NODE_NAME: n.name },
+    }),
+  );
+}
+
+/** Until every node routes every other node's pods through flannel.1. */
+async function waitFlannelRoutes(t: Topology, nodes: NodePlan[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing = (
+      await Promise.all(
+        nodes.map(async (n) => (await missingFlannelRoutes(t, n)).map((c) => `${n.name} → ${c}`)),
+      )
+    ).flat();
+    if (missing.length === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `flannel routes missing after ${timeoutMs / 1000}s: ${missing.join(', ')}; see logs/flanneld-*.log`,
+      );
+    await sleep(250);
+  }
+}
+
 async function stopNodeProcesses(dir: string, state: LabState, n: NodePlan): Promise<void> {
-  for (const name of [`kubelet-${n.name}`, `kube-proxy-${n.name}`]) {
+  for (const name of [`kubelet-${n.name}`, `kube-proxy-${n.name}`, `flanneld-${n.name}`]) {
     const p = findProcess(state, name);
     if (p) await stopProcess(p, 2000);
     state.processes = state.processes.filter((q) => q.name !== name);
@@ -251,10 +302,13 @@ export async function up(options: Partial<TopologyOptions> = {}, dir = labDir())
   }
   await startExternalServer(dir, state, images);
   writeLabState(dir, state);
-  await waitNodesReady(
-    controlPlane.kubeconfigPath,
-    topology.nodes.filter((n) => !state.off.includes(n.name)),
-  );
+  const on = topology.nodes.filter((n) => !state.off.includes(n.name));
+  await waitNodesReady(controlPlane.kubeconfigPath, on);
+  if (topology.options.cni === 'flannel') {
+    for (const n of on) await startFlannel(dir, state, controlPlane, n);
+    writeLabState(dir, state);
+    await waitFlannelRoutes(topology, on);
+  }
   return { state, controlPlane, seconds: (Date.now() - t0) / 1000 };
 }
 
@@ -362,6 +416,11 @@ export async function nodeOn(name: string, dir = labDir()): Promise<void> {
   state.partitioned = state.partitioned.filter((x) => x !== name);
   writeLabState(dir, state);
   await waitNodesReady(cp.kubeconfigPath, [n]);
+  if (state.topology.options.cni === 'flannel') {
+    await startFlannel(dir, state, cp, n);
+    writeLabState(dir, state);
+    await waitFlannelRoutes(state.topology, [n]);
+  }
 }
 
 /** Cuts the node's cable at the switch: its processes keep running but reach no one. */

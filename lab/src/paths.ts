@@ -49,6 +49,13 @@ export function kubeBinary(name: string): string {
   return join(labPaths().kubeBin, name);
 }
 
+/** The real flanneld (scripts/setup.sh builds it at the pin in lab/flannel-build/go.mod). */
+export function flanneldBinary(): string {
+  const path = process.env['EGW_FLANNELD'] ?? readEnvFile(join(labCacheDir(), 'paths.env'))['EGW_FLANNELD'];
+  if (!path) throw new Error('flanneld not found: run "bash scripts/setup.sh" first, or set EGW_FLANNELD');
+  return path;
+}
+
 export function toolBinary(name: 'kubectl' | 'helm'): string {
   return join(labPaths().toolsBin, name);
 }

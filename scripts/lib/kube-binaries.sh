@@ -97,3 +97,36 @@ ensure_kubectl_helm() {
   chmod 0755 "$dir.tmp/kubectl" "$dir.tmp/helm"
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
+
+# flanneld, for the lab's --cni flannel mode: the real one, from its Go module at the pin in
+# lab/flannel-build/go.mod, cached like the control-plane binaries. Its UDP backend is cgo,
+# so this build needs a C compiler (Debian's gcc).
+FLANNEL_BUILD_DIR="$REPO_ROOT/lab/flannel-build"
+flannel_version() { awk '$1=="require" && $2=="github.com/flannel-io/flannel"{print $3; exit}' "$FLANNEL_BUILD_DIR/go.mod"; }
+flannel_dir() {
+  printf '%s/flannel-%s-%s' "$EGW_CACHE" "$(flannel_version)" \
+    "$(cat "$FLANNEL_BUILD_DIR/go.mod" "$FLANNEL_BUILD_DIR/go.sum" | sha256sum | cut -c1-8)"
+}
+flanneld_path() { printf '%s/flanneld' "$(flannel_dir)"; }
+
+ensure_flanneld() {
+  local out go start
+  out=$(flanneld_path)
+  [ -x "$out" ] && return 0
+  if ! command -v gcc >/dev/null; then
+    [ "$(id -u)" -eq 0 ] || die "building flanneld needs gcc; run as root or install gcc and libc6-dev"
+    log "installing Debian packages: gcc libc6-dev (to build flanneld)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+  fi
+  go=$(find_go)
+  log "building flanneld $(flannel_version) for the lab's --cni flannel (about 4 min on 2 cores the first time)"
+  start=$(date +%s)
+  mkdir -p "$(flannel_dir)"
+  (cd "$FLANNEL_BUILD_DIR" && CGO_ENABLED=1 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+    "$go" build -trimpath -ldflags="-s -w -X github.com/flannel-io/flannel/pkg/version.Version=$(flannel_version)" \
+    -o "$out.partial" github.com/flannel-io/flannel) || die "go build of flanneld failed"
+  mv "$out.partial" "$out"
+  find "$EGW_CACHE" -maxdepth 1 -name 'flannel-*' ! -name "$(basename "$(flannel_dir)")" -exec rm -rf {} +
+  log "flanneld built in $(( $(date +%s) - start ))s -> $out"
+}

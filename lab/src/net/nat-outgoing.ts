@@ -27,6 +27,8 @@ async function hasJump(ns: string, tool: string): Promise<boolean> {
 }
 
 export async function ensureNatOutgoing(t: Topology, n: NodePlan): Promise<void> {
+  // flanneld --ip-masq writes flannel's own masquerade rules (FLANNEL-POSTRTG).
+  if (t.options.cni === 'flannel') return;
   for (const family of [4, 6] as const) {
     let rules = natOutgoingRules(t, family);
     if (!rules) continue;

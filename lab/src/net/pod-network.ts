@@ -2,9 +2,12 @@
 // this): eth0 with a host address (/32, /128), a default route via 169.254.1.1 that the
 // node answers by proxy ARP on the host-side veth, and a host route per pod on the node.
 // The bridge mode is flannel's host-gw style: pods on a per-node bridge with a gateway.
+// The flannel mode wires pods the same way as flannel's CNI config does (bridge plugin on
+// cni0, host-local addresses from the node's pod CIDR) with the overlay's MTU; the real
+// flanneld links the nodes (lab.ts).
 import { createHash } from 'node:crypto';
 import { deleteNetns, ensureNetns, ip, ipBatch, netnsExists, sysctl } from './netns.ts';
-import { bridgeGateway, type NodePlan, type Topology } from './topology.ts';
+import { bridgeGateway, type CniMode, FLANNEL_MTU, type NodePlan, type Topology } from './topology.ts';
 
 /** The MAC Calico gives every host-side veth; its IPv6 link-local is the pods' v6 gateway. */
 const CALICO_HOST_MAC = 'ee:ee:ee:ee:ee:ee';
@@ -20,7 +23,7 @@ export interface PodSandbox {
 }
 
 /** Calico names the host side after a hash of the pod's namespace and name; so do we. */
-export function hostVethName(mode: 'calico' | 'bridge', namespace: string, name: string): string {
+export function hostVethName(mode: CniMode, namespace: string, name: string): string {
   const h = createHash('sha1').update(`${namespace}.${name}`).digest('hex').slice(0, 11);
   return `${mode === 'calico' ? 'cali' : 'veth'}${h}`;
 }
@@ -44,8 +47,12 @@ export async function ensurePodNetwork(t: Topology, n: NodePlan, sb: PodSandbox)
   await sysctl(sb.netns, { 'net/ipv6/conf/all/accept_dad': 0, 'net/ipv6/conf/default/accept_dad': 0 });
   const calico = t.options.cni === 'calico';
   if (!calico) await ensureBridge(n);
+  // Flannel's CNI plugin gives both ends the overlay's MTU (FLANNEL_MTU in its subnet.env).
+  const mtu = t.options.cni === 'flannel' ? ` mtu ${FLANNEL_MTU}` : '';
   if (!(await linkExists(n.netns, sb.hostVeth)))
-    await ipBatch(n.netns, [`link add ${sb.hostVeth} type veth peer name eth0 netns ${sb.netns}`]);
+    await ipBatch(n.netns, [
+      `link add ${sb.hostVeth}${mtu} type veth peer name eth0${mtu} netns ${sb.netns}`,
+    ]);
   const host: string[] = [];
   const pod: string[] = ['link set eth0 up'];
   if (calico) {

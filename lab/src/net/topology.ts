@@ -12,7 +12,7 @@ function canon(ip: string): string {
 }
 
 export type IpFamilyMode = 'ipv4' | 'ipv6' | 'dual';
-export type CniMode = 'calico' | 'bridge';
+export type CniMode = 'calico' | 'bridge' | 'flannel';
 export type ChainInsertMode = 'insert' | 'append';
 
 export interface TopologyOptions {
@@ -90,7 +90,8 @@ export function validateOptions(o: TopologyOptions): void {
     problems.push(`--nodes ${o.nodes}: use a whole number from 1 to ${MAX_NODES}`);
   if (!['ipv4', 'ipv6', 'dual'].includes(o.ipFamily))
     problems.push(`--ip-family ${o.ipFamily}: use ipv4, ipv6 or dual`);
-  if (!['calico', 'bridge'].includes(o.cni)) problems.push(`--cni ${o.cni}: use calico or bridge`);
+  if (!['calico', 'bridge', 'flannel'].includes(o.cni))
+    problems.push(`--cni ${o.cni}: use calico, bridge or flannel`);
   if (!['insert', 'append'].includes(o.chainInsertMode))
     problems.push(`--cni-chain-insert-mode ${o.chainInsertMode}: use insert or append`);
   if (problems.length) throw new Error(problems.join('; '));
@@ -154,6 +155,14 @@ export function podAddresses(node: NodePlan, n: number): { ipv4?: string; ipv6?:
 
 export function bridgeGateway(node: NodePlan): { ipv4?: string; ipv6?: string } {
   return cidrAddresses(node, 1);
+}
+
+/** Flannel's VXLAN backend: the overlay costs 50 bytes of the underlay's 1500. */
+export const FLANNEL_MTU = 1450;
+
+/** Pods on a cni0 bridge: bridge mode (host-gw routes) and flannel mode (VXLAN overlay). */
+export function onBridge(t: Topology): boolean {
+  return t.options.cni !== 'calico';
 }
 
 export function findNode(t: Topology, name: string): NodePlan {

@@ -93,6 +93,8 @@ export async function ensureNode(t: Topology, n: NodePlan): Promise<void> {
  * and a blackhole for our own CIDR so traffic to a pod that does not exist is dropped here.
  */
 export async function ensurePodRoutes(t: Topology, n: NodePlan): Promise<void> {
+  // flanneld routes other nodes' pod CIDRs through its own VXLAN device (flannel.1).
+  if (t.options.cni === 'flannel') return;
   const lines: string[] = [];
   for (const o of t.nodes) {
     if (o.index === n.index) {

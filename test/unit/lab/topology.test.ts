@@ -52,7 +52,7 @@ test('single-family plans carry only that family', () => {
 test('bad options are all reported at once', () => {
   assert.throws(
     () => planTopology({ nodes: 0, ipFamily: 'ipv5' as never, cni: 'weave' as never }),
-    /--nodes 0: use a whole number from 1 to 200; --ip-family ipv5: use ipv4, ipv6 or dual; --cni weave: use calico or bridge/,
+    /--nodes 0: use a whole number from 1 to 200; --ip-family ipv5: use ipv4, ipv6 or dual; --cni weave: use calico, bridge or flannel/,
   );
 });
 
