@@ -155,12 +155,14 @@ export class IptablesBackend implements PacketBackend {
     const existing = await setNames(exec);
     if (full) this.#applied.clear();
     const script = ipsetInput(want.sets, existing, this.#applied);
+    const chainsSame = chainsKey === this.#lastChains;
+    // what is in the kernel is unknown until both steps succeeded
     this.#lastSets = this.#lastChains = '';
     if (script) await exec('ipset', ['restore'], { input: script });
     for (const s of want.sets) this.#applied.set(s.name, s.members.join('\n'));
     this.#lastSets = setsKey;
     // Chains: rewritten when they changed (a pod change usually changes only set members).
-    if (full || chainsKey !== this.#lastChains) {
+    if (full || !chainsSame) {
       for (const f of families) {
         const saved = await restoreFamily(this.#o, this.#o.variant, f, (s) =>
           restoreInput(want.chains[f], s),
