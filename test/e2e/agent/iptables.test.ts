@@ -1,0 +1,192 @@
+// The seed Quick Start with `feature.datapathMode: iptables` (the iptables + ipset backend)
+// on the real kernel: pods on every node reach the external server as `Remote IP: <EIP>`,
+// unselected pods keep their node address, destSubnet captures only its destinations; the
+// kernel holds our iptables chains and ipsets and no nftables table. Then `helm upgrade` to
+// nftables while a pod probes: traffic keeps its EIP and no iptables state of ours is left;
+// `helm uninstall` leaves nothing of either backend.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  allSee,
+  assertNoLeak,
+  carrier,
+  EXTERNAL,
+  helmInstall,
+  inNode,
+  labelGatewayNodes,
+  longestGap,
+  probeStream,
+} from '../../support/egress.ts';
+import { eventually, type PodView, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
+
+const EIP = '172.22.0.110';
+const NODE_IPS: Record<string, string> = {
+  'egressgateway-control-plane': '172.22.0.2',
+  'egressgateway-worker': '172.22.0.3',
+  'egressgateway-worker2': '172.22.0.4',
+};
+const NODES = Object.keys(NODE_IPS);
+
+/** Everything of ours in a node's packet filter: iptables chains (any variant), ipsets, the nft table. */
+async function ours(node: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const tool of [
+    'iptables-nft-save',
+    'iptables-legacy-save',
+    'ip6tables-nft-save',
+    'ip6tables-legacy-save',
+  ]) {
+    const text = (await inNode(node, [tool])).stdout;
+    out.push(
+      ...text
+        .split('\n')
+        .filter((l) => /EGW-|egw[46]-/.test(l))
+        .map((l) => `${tool}: ${l}`),
+    );
+  }
+  const sets = (await inNode(node, ['ipset', 'list', '-n'])).stdout;
+  out.push(
+    ...sets
+      .split('\n')
+      .filter((s) => /^egw[46]-/.test(s))
+      .map((s) => `ipset: ${s}`),
+  );
+  if ((await inNode(node, ['nft', 'list', 'tables'])).stdout.includes('table inet egressgateway'))
+    out.push('nft: table inet egressgateway');
+  return out;
+}
+
+const policy = (name: string, app: string, dest: string) => `apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressPolicy
+metadata: {name: ${name}, namespace: default}
+spec:
+  egressGatewayName: default
+  appliedTo: {podSelector: {matchLabels: {app: ${app}}}}
+  destSubnet: ["${dest}"]
+`;
+
+test('datapathMode iptables: the seed Quick Start from every node, then a switch to nftables', {
+  timeout: 15 * 60_000,
+}, async (t) => {
+  await withLab(['--nodes', '3'], async (lab) => {
+    let visitors: PodView[] = [];
+
+    await t.test('nothing of ours on the nodes before the install', async () => {
+      for (const node of NODES) assert.deepEqual(await ours(node), [], node);
+    });
+
+    await t.test('helm install with datapathMode iptables; selected pods leave with the EIP', async () => {
+      await helmInstall(lab, [
+        'feature.tunnelIpv4Subnet=192.200.0.1/16',
+        'feature.datapathMode=iptables',
+        'controller.nodeSelector.kubernetes\\.io/hostname=egressgateway-control-plane',
+      ]);
+      await labelGatewayNodes(lab);
+      await lab.apply(SEED_GATEWAY);
+      await lab.apply(SEED_POLICY);
+      await lab.apply(visitorYaml('visitor', 3));
+      await lab.apply(visitorYaml('bystander', 3));
+      visitors = await runningPods(lab, 'app=visitor', 3);
+      const bystanders = await runningPods(lab, 'app=bystander', 3);
+      assert.equal(new Set(visitors.map((p) => p.node)).size, 3, 'a visitor on every node');
+      t.diagnostic(`policy test carried by ${await carrier(lab, 'test')}`);
+      await allSee(lab, visitors, () => EIP, 'visitor via the gateway (iptables)');
+      await allSee(lab, bystanders, (p) => NODE_IPS[p.node]!, 'bystander unchanged');
+    });
+
+    await t.test('the kernel holds our iptables chains and ipsets, and no nftables table', async () => {
+      for (const node of NODES) {
+        const state = await ours(node);
+        assert.ok(!state.includes('nft: table inet egressgateway'), `${node}: no nft table`);
+        // the lab's kube-proxy and CNI write iptables-nft: auto follows them
+        assert.ok(
+          state.some(
+            (l) => l.startsWith('iptables-nft-save: -A POSTROUTING') && l.endsWith('-j EGW-POSTROUTING'),
+          ),
+          `${node}: our nat jump\n${state.join('\n')}`,
+        );
+        assert.ok(!state.some((l) => l.startsWith('iptables-legacy')), `${node}: nothing in iptables-legacy`);
+        assert.ok(state.includes('ipset: egw4-here'), node);
+      }
+    });
+
+    await t.test('destSubnet: only the listed destinations go through the gateway', async () => {
+      await lab.apply(visitorYaml('listed', 3));
+      await lab.apply(visitorYaml('unlisted', 3));
+      await lab.apply(policy('listed', 'listed', '10.6.1.0/24'));
+      await lab.apply(policy('unlisted', 'unlisted', '10.99.0.0/16'));
+      const listed = await runningPods(lab, 'app=listed', 3);
+      const unlisted = await runningPods(lab, 'app=unlisted', 3);
+      await carrier(lab, 'listed');
+      await carrier(lab, 'unlisted');
+      await allSee(lab, listed, () => EIP, 'destination listed');
+      await eventually('unlisted policy programmed on every node', async () => {
+        for (const node of NODES)
+          if (!(await inNode(node, ['ipset', 'list'])).stdout.includes('10.99.0.0/16')) return undefined;
+        return true;
+      });
+      await allSee(lab, unlisted, (p) => NODE_IPS[p.node]!, 'destination not listed');
+      await lab.kubectl(['delete', 'egp', 'listed', 'unlisted']);
+    });
+
+    await t.test(
+      'helm upgrade to nftables: traffic keeps its EIP, no iptables state of ours left',
+      async () => {
+        const client = visitors.find((p) => p.node === 'egressgateway-control-plane')!;
+        const stream = probeStream(lab, client, EXTERNAL[4], `Remote IP: ${EIP}`);
+        await new Promise((r) => setTimeout(r, 1000));
+        const t0 = Date.now();
+        await lab.lab(
+          [
+            'helm',
+            'upgrade',
+            'egressgateway',
+            'charts/egressgateway',
+            '-n',
+            'kube-system',
+            '--reuse-values',
+            '--set',
+            'feature.datapathMode=nftables',
+            '--wait',
+            '--timeout',
+            '180s',
+          ],
+          { timeoutMs: 240_000 },
+        );
+        await eventually(
+          'every node switched: the nft table, nothing of ours in iptables or ipset',
+          async () => {
+            for (const node of NODES) {
+              const state = await ours(node);
+              if (state.length !== 1 || state[0] !== 'nft: table inet egressgateway') return undefined;
+            }
+            return true;
+          },
+          120_000,
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        const seen = await stream.stop();
+        const pattern = seen.map((x) => (x.ok ? 'o' : 'x')).join('');
+        t.diagnostic(
+          `iptables → nftables: longest gap ${longestGap(seen, t0)} ms over ${seen.length} requests; ${pattern}`,
+        );
+        assertNoLeak(seen);
+        await allSee(lab, visitors, () => EIP, 'after the switch to nftables');
+      },
+    );
+
+    await t.test('helm uninstall: nothing of either backend left', async () => {
+      await lab.lab(
+        ['helm', 'uninstall', 'egressgateway', '-n', 'kube-system', '--wait', '--timeout', '180s'],
+        {
+          timeoutMs: 240_000,
+        },
+      );
+      await eventually('every node clean', async () => {
+        for (const node of NODES) if ((await ours(node)).length > 0) return undefined;
+        return true;
+      });
+    });
+  });
+});
