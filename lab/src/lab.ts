@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
+import { ensureCalicoApi } from './calico/install.ts';
 import {
   type ControlPlane,
   destroyControlPlane,
@@ -48,6 +49,7 @@ import {
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const KUBELET = join(REPO, 'lab/src/kubelet/main.ts');
+const FELIX = join(REPO, 'lab/src/calico/felix.ts');
 /** How long a silent node stays Ready: short, so failover tests do not wait 40 s. */
 export const NODE_MONITOR_GRACE = '20s';
 
@@ -187,6 +189,22 @@ async function startFlannel(dir: string, state: LabState, cp: ControlPlane, n: N
   );
 }
 
+/** Calico's API (CRDs and default objects) and the lab's Felix stand-in that follows it. */
+async function startFelix(dir: string, state: LabState, cp: ControlPlane): Promise<void> {
+  await ensureCalicoApi(loadKubeConfig(cp.kubeconfigPath), state.topology);
+  const running = findProcess(state, 'calico-felix');
+  if (running && isRunning(running)) return;
+  record(
+    state,
+    startProcess({
+      name: 'calico-felix',
+      binary: process.execPath,
+      args: [FELIX, '--lab-dir', dir],
+      logFile: join(dir, 'logs', 'calico-felix.log'),
+    }),
+  );
+}
+
 /** Until every node routes every other node's pods through flannel.1. */
 async function waitFlannelRoutes(t: Topology, nodes: NodePlan[], timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -300,6 +318,7 @@ export async function up(options: Partial<TopologyOptions> = {}, dir = labDir())
     if (state.off.includes(n.name)) continue;
     await startNodeProcesses(dir, state, controlPlane, n);
   }
+  if (topology.options.cni === 'calico') await startFelix(dir, state, controlPlane);
   await startExternalServer(dir, state, images);
   writeLabState(dir, state);
   const on = topology.nodes.filter((n) => !state.off.includes(n.name));

@@ -32,6 +32,7 @@ import type { controllerMetrics } from '../common/metrics.ts';
 import { crdInformer } from '../k8s/crd-informer.ts';
 import { Informer } from '../k8s/informer.ts';
 import { runWorkers, WorkQueue } from '../k8s/workqueue.ts';
+import { CalicoPoolWatch } from './calico-pools.ts';
 import { EventRecorder } from './events.ts';
 import { OwnWrites } from './own-writes.ts';
 import {
@@ -315,6 +316,7 @@ export function createControllers(
     if (ips || !isDeepStrictEqual(n.spec?.podCIDRs, old?.spec?.podCIDRs)) infoQueue.add('default');
   });
   infos.onChange(() => infoQueue.add('default'));
+  const calico = new CalicoPoolWatch(kc, log, () => infoQueue.add('default'));
   // Only the policies that select the pod before or after the change need another look.
   pods.onChange((_e, pod, old) => {
     const ns = pod.metadata?.namespace ?? '';
@@ -796,25 +798,6 @@ export function createControllers(
     }
     return undefined;
   }
-  async function calicoPools(): Promise<{ name: string; cidr: string; disabled?: boolean }[] | undefined> {
-    try {
-      const list = (await api.listClusterCustomObject({
-        group: 'crd.projectcalico.org',
-        version: 'v1',
-        plural: 'ippools',
-      })) as {
-        items?: { metadata?: { name?: string }; spec?: { cidr?: string; disabled?: boolean } }[];
-      };
-      return (list.items ?? []).map((p) => ({
-        name: p.metadata?.name ?? '',
-        cidr: p.spec?.cidr ?? '',
-        disabled: p.spec?.disabled === true,
-      }));
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
-      throw err;
-    }
-  }
   async function reconcileClusterInfo(): Promise<void> {
     const info = infos.get('default');
     if (!info) return; // created by the chart; nothing to report into yet
@@ -828,7 +811,9 @@ export function createControllers(
         podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
       })),
       serviceCidrs: auto.clusterIP === false ? undefined : await serviceCidrs(),
-      calicoPools: ['calico', 'auto', undefined].includes(auto.podCidrMode) ? await calicoPools() : undefined,
+      calicoPools: ['calico', 'auto', undefined].includes(auto.podCidrMode)
+        ? await calico.current()
+        : undefined,
     });
     await writeStatus(api, { plural: 'egressclusterinfos', name: 'default' }, info, status);
   }
@@ -839,6 +824,7 @@ export function createControllers(
     synced: Promise.all(informers.map((i) => i.synced)).then(() => undefined),
     start() {
       for (const i of informers) void i.run();
+      calico.start();
     },
     async lead(signal) {
       await Promise.all(informers.map((i) => i.synced));
@@ -905,6 +891,7 @@ export function createControllers(
       for (const s of stops) s();
       for (const q of [tunnelQueue, gatewayQueue, sliceQueue, infoQueue]) q.shutdown();
       for (const i of informers) i.stop();
+      calico.stop();
     },
   };
 }

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NAT_CHAIN } from '../../../lab/src/net/nat-outgoing.ts';
 import { planTopology } from '../../../lab/src/net/topology.ts';
+import { run } from '../../../src/common/exec.ts';
 import { cidrToRange, parseCidr, parseIp, rangeContains } from '../../../src/common/ip.ts';
 import {
   curlFromPod,
@@ -131,6 +133,84 @@ test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: 15 * 6
         assert.equal(body, `Remote IP: ${nodeIp(p.node)}`, `from ${p.name} on ${p.node}`);
       }
     });
+
+    await t.test(
+      "Calico's API: the seed's kubectl patch moves Felix's NAT jump last, Insert puts it back first",
+      async () => {
+        const jumps = async () =>
+          Promise.all(
+            topo.nodes.map(async (n) => {
+              const { stdout } = await run('ip', [
+                'netns',
+                'exec',
+                n.netns,
+                'iptables',
+                '-w',
+                '5',
+                '-t',
+                'nat',
+                '-S',
+                'POSTROUTING',
+              ]);
+              const rules = stdout.split('\n').filter((l) => l.startsWith('-A POSTROUTING'));
+              return { first: rules[0], last: rules.at(-1), count: rules.length };
+            }),
+          );
+        const fresh = await lab.kubectl([
+          'get',
+          'felixconfigurations',
+          'default',
+          '-o',
+          'jsonpath={.spec.chainInsertMode}',
+        ]);
+        assert.equal(fresh.trim(), 'Insert', "Felix's default");
+        assert.equal(
+          (
+            await lab.kubectl([
+              'get',
+              'ippools',
+              'default-ipv4-ippool',
+              '-o',
+              'jsonpath={.spec.cidr} {.spec.natOutgoing}',
+            ])
+          ).trim(),
+          '10.244.0.0/16 true',
+        );
+        for (const j of await jumps()) assert.equal(j.first, `-A POSTROUTING -j ${NAT_CHAIN}`);
+        // The seed's command, verbatim (its shell quoting undone).
+        await lab.kubectl([
+          'patch',
+          'felixconfigurations',
+          'default',
+          '--type=merge',
+          '-p',
+          '{"spec":{"chainInsertMode":"Append"}}',
+        ]);
+        const shown = await lab.kubectl(['get', 'FelixConfiguration', 'default', '-o', 'yaml']);
+        assert.match(shown, /^apiVersion: crd\.projectcalico\.org\/v1$/m);
+        assert.match(shown, /chainInsertMode: Append/);
+        await eventually('the jump is last on every node', async () =>
+          (await jumps()).every((j) => j.count > 1 && j.last === `-A POSTROUTING -j ${NAT_CHAIN}`)
+            ? true
+            : undefined,
+        );
+        for (const p of visitors) {
+          const body = await curlFromPod(lab, p.name, 'http://10.6.1.92:8080');
+          assert.equal(body, `Remote IP: ${nodeIp(p.node)}`, `natOutgoing still applies (${p.name})`);
+        }
+        await lab.kubectl([
+          'patch',
+          'felixconfigurations',
+          'default',
+          '--type=merge',
+          '-p',
+          '{"spec":{"chainInsertMode":"Insert"}}',
+        ]);
+        await eventually('the jump is first again on every node', async () =>
+          (await jumps()).every((j) => j.first === `-A POSTROUTING -j ${NAT_CHAIN}`) ? true : undefined,
+        );
+      },
+    );
 
     let echo: Awaited<ReturnType<typeof runningPods>> = [];
     await t.test('pod-to-pod across nodes and pod-to-ClusterIP keep the pod address', async () => {

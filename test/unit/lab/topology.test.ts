@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { NodeIpam } from '../../../lab/src/kubelet/ipam.ts';
 import { newNode, nodeStatus } from '../../../lab/src/kubelet/node-object.ts';
 import { containerEnv, fieldValue, type PodLookup } from '../../../lab/src/kubelet/pod-spec.ts';
-import { NAT_CHAIN, natOutgoingRules } from '../../../lab/src/net/nat-outgoing.ts';
+import { JUMP, jumpFix, labNatSpec, NAT_CHAIN, natOutgoingChain } from '../../../lab/src/net/nat-outgoing.ts';
 import { hostVethName } from '../../../lab/src/net/pod-network.ts';
 import {
   bridgeGateway,
@@ -74,16 +74,31 @@ test('namespace and interface names fit the kernel limits and refuse junk', () =
   assert.equal(v, hostVethName('calico', 'default', 'visitor-abc'), 'stable');
 });
 
-test('natOutgoing: inserted at the top or appended, masquerading only off-pool traffic', () => {
-  const insert = natOutgoingRules(planTopology({ nodes: 1 }), 4)!;
-  assert.match(
-    insert,
-    new RegExp(`-A ${NAT_CHAIN} -s 10\\.244\\.0\\.0/16 ! -d 10\\.244\\.0\\.0/16 -j MASQUERADE`),
-  );
-  assert.match(insert, new RegExp(`^-I POSTROUTING 1 -j ${NAT_CHAIN}$`, 'm'));
-  const append = natOutgoingRules(planTopology({ nodes: 1, chainInsertMode: 'append' }), 4)!;
-  assert.match(append, new RegExp(`^-A POSTROUTING -j ${NAT_CHAIN}$`, 'm'));
-  assert.equal(natOutgoingRules(planTopology({ nodes: 1 }), 6), undefined, 'no IPv6 rules in an IPv4 lab');
+test('natOutgoing: masquerades only off-pool traffic of natOutgoing pools', () => {
+  const spec = labNatSpec(planTopology({ nodes: 1 }));
+  const v4 = natOutgoingChain(spec, 4)!;
+  assert.match(v4, new RegExp(`-A ${NAT_CHAIN} -s 10\\.244\\.0\\.0/16 -d 10\\.244\\.0\\.0/16 -j RETURN`));
+  assert.match(v4, new RegExp(`-A ${NAT_CHAIN} -s 10\\.244\\.0\\.0/16 -j MASQUERADE`));
+  assert.doesNotMatch(v4, /POSTROUTING/, 'the jump is placed separately');
+  assert.equal(natOutgoingChain(spec, 6), undefined, 'no IPv6 rules in an IPv4 lab');
+  // a pool without natOutgoing: its destinations stay exempt, its pods are not masqueraded
+  const two = natOutgoingChain(
+    { mode: 'insert', pools: ['10.244.0.0/16', '10.250.0.0/16'], natPools: ['10.244.0.0/16'] },
+    4,
+  )!;
+  assert.match(two, /-s 10\.244\.0\.0\/16 -d 10\.250\.0\.0\/16 -j RETURN/);
+  assert.doesNotMatch(two, /-s 10\.250/);
+});
+
+test('natOutgoing jump: Insert keeps it first, Append moves it last once', () => {
+  const kube = '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING';
+  assert.equal(jumpFix(['-P POSTROUTING ACCEPT', kube], 'insert'), 'insert');
+  assert.equal(jumpFix(['-P POSTROUTING ACCEPT', kube], 'append'), 'append');
+  assert.equal(jumpFix(['-P POSTROUTING ACCEPT', JUMP, kube], 'insert'), 'ok');
+  assert.equal(jumpFix(['-P POSTROUTING ACCEPT', kube, JUMP], 'insert'), 'move-first');
+  assert.equal(jumpFix(['-P POSTROUTING ACCEPT', JUMP, kube], 'append'), 'move-last');
+  assert.equal(jumpFix(['-P POSTROUTING ACCEPT', kube, JUMP], 'append'), 'ok');
+  assert.equal(jumpFix(['-P POSTROUTING ACCEPT', JUMP], 'append'), 'ok', 'alone: first is also last');
 });
 
 test('Node object: labels, podCIDRs, addresses, Ready condition, capacity', () => {
