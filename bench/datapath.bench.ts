@@ -1,13 +1,17 @@
 // Per-packet cost of policy classification on the real kernel: TCP throughput through a
-// forwarding "node" namespace whose nft table holds 1000 egress policies, rendered our way
-// (a verdict map on the source jumps to that source's policy group) and the linear way
-// upstream does it (one rule per policy, scanned in order; the client's policy is last).
-// Measured side by side in rounds against the same node with no policy at all. Root only;
+// forwarding "node" namespace that holds 1000 egress policies, rendered our way by the
+// nftables backend (a verdict map on the source jumps to that source's policy group), the
+// linear way upstream does it (one rule per policy, scanned in order; the client's policy
+// is last), and by the iptables + ipset backend (iptables-nft and iptables-legacy; and with
+// a destSubnet on every policy, its linear case). Measured side by side in rounds against
+// the same node with no policy at all; plus the iptables backend's apply times. Root only;
 // everything lives in namespaces this bench creates and removes.
 import { spawn } from 'node:child_process';
+import { IptablesBackend, type IptVariant, nsExec } from '../src/agent/iptables.ts';
 import { renderNft } from '../src/agent/nft-render.ts';
-import { type DatapathInput, planDatapath } from '../src/agent/planner.ts';
+import { type DatapathInput, type DatapathPlan, planDatapath } from '../src/agent/planner.ts';
 import { run } from '../src/common/exec.ts';
+import { createLogger } from '../src/common/log.ts';
 import type { BenchResult } from './lib.ts';
 
 const POLICIES = Number(process.env['EGW_DATAPATH_POLICIES'] ?? 1000);
@@ -109,6 +113,41 @@ async function throughput(): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const iptables = (variant: IptVariant) =>
+  new IptablesBackend({
+    log: createLogger('bench', 'error'),
+    exec: nsExec(N),
+    variant,
+    families: [4],
+    render: { markBase: 0x26000000, vxlanName: 'egress.vxlan' },
+  });
+
+/** Throughput with the iptables backend carrying `plan` (and an empty nft table of ours). */
+async function iptablesThroughput(variant: IptVariant, plan: DatapathPlan, none: string): Promise<number> {
+  await inNs(N, ['nft', '-f', '-'], none);
+  const b = iptables(variant);
+  await b.apply(plan, true);
+  // the client must be classified, or the comparison measures nothing
+  await inNs(N, ['ipset', 'test', 'egw4-mark', CLIENT]);
+  try {
+    return await throughput();
+  } finally {
+    await b.remove();
+  }
+}
+
+/** Full apply of the iptables backend, then one pod added (ms). */
+async function iptablesApplyTimes(plan: DatapathPlan, plus: DatapathPlan): Promise<[number, number]> {
+  const b = iptables('nft');
+  const t0 = performance.now();
+  await b.apply(plan, true);
+  const t1 = performance.now();
+  await b.apply(plus);
+  const t2 = performance.now();
+  await b.remove();
+  return [t1 - t0, t2 - t1];
+}
+
 export default async function (): Promise<BenchResult[]> {
   if (process.getuid?.() !== 0)
     return [{ name: 'datapath classification', unit: 'skipped', value: 0, notes: 'needs root' }];
@@ -135,15 +174,66 @@ export default async function (): Promise<BenchResult[]> {
     if (!ours.includes(`${CLIENT} : jump`) || !linear.includes(CLIENT))
       throw new Error(`the client ${CLIENT} is not in the rendered policies`);
     const tables = { none, ours, linear };
-    const gbps: Record<keyof typeof tables, number[]> = { none: [], ours: [], linear: [] };
+    const plan = planDatapath(config, input);
+    // every policy with a destSubnet: no source decides alone (one rule per source group)
+    const withDest = planDatapath(config, {
+      ...input,
+      policies: input.policies.map((p) => ({ ...p, spec: { ...p.spec!, destSubnet: ['10.77.0.0/24'] } })),
+    });
+    const ipt = {
+      iptNft: () => iptablesThroughput('nft', plan, none),
+      iptLegacy: () => iptablesThroughput('legacy', plan, none),
+      iptDest: () => iptablesThroughput('nft', withDest, none),
+    };
+    const gbps: Record<keyof typeof tables | keyof typeof ipt, number[]> = {
+      none: [],
+      ours: [],
+      linear: [],
+      iptNft: [],
+      iptLegacy: [],
+      iptDest: [],
+    };
     for (let round = 0; round < ROUNDS; round++) {
       for (const k of Object.keys(tables) as (keyof typeof tables)[]) {
         await inNs(N, ['nft', '-f', '-'], tables[k]);
         gbps[k].push(await throughput());
       }
+      for (const k of Object.keys(ipt) as (keyof typeof ipt)[]) gbps[k].push(await ipt[k]());
     }
+    const plus = planDatapath(config, {
+      ...input,
+      slices: input.slices.map((s, i) =>
+        i === 0 ? { ...s, endpoints: [...s.endpoints, { node: 'a', ipv4: ['10.99.0.1'] }] } : s,
+      ),
+    });
+    const [fullMs, podMs] = await iptablesApplyTimes(plan, plus);
     const m = { none: median(gbps.none), ours: median(gbps.ours), linear: median(gbps.linear) };
+    const iptRow = (k: keyof typeof ipt, what: string): BenchResult => ({
+      name: `TCP throughput through a node with ${POLICIES} policies, iptables backend: ${what}`,
+      unit: 'Gbit/s',
+      value: median(gbps[k]),
+      baseline: { name: 'same node, no policy', value: m.none },
+      ratio: median(gbps[k]) / m.none,
+      notes: `median of ${ROUNDS} rounds; all rounds ${gbps[k].map((x) => x.toFixed(2)).join('/')}`,
+    });
+    const pods = input.slices.reduce((n, s) => n + s.endpoints.length, 0);
     return [
+      iptRow('iptNft', 'iptables-nft, source → mark map (SET --map-mark)'),
+      iptRow('iptLegacy', 'iptables-legacy, source → mark map (SET --map-mark)'),
+      iptRow(
+        'iptDest',
+        "iptables-nft, every policy with a destSubnet (one rule per source group, client's last)",
+      ),
+      {
+        name: `iptables backend: full apply of ${POLICIES} policies × ${pods} pod IPs (ipset restore + iptables-restore)`,
+        unit: 'ms',
+        value: fullMs,
+      },
+      {
+        name: 'iptables backend: one pod added → kernel updated (its set entries added, no iptables-restore)',
+        unit: 'ms',
+        value: podMs,
+      },
       {
         name: `TCP throughput through a node with ${POLICIES} policies, grouped verdict map (ours)`,
         unit: 'Gbit/s',

@@ -81,6 +81,8 @@ const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 /** The smallest list of CIDRs covering a range exactly (hash:net takes no /0: two /1s). */
 export function rangeToCidrs(r: IpRange): string[] {
   const bits = bitsOf(r.family);
+  // the common case, one pod address
+  if (r.start === r.end) return [`${formatIp(r.family, r.start)}/${bits}`];
   const out: string[] = [];
   let start = r.start;
   while (start <= r.end) {

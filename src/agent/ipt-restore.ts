@@ -100,32 +100,62 @@ const header = (name: string, s: IpSetSpec) =>
   `create ${name} hash:net family ${s.family === 4 ? 'inet' : 'inet6'} maxelem ${SET_MAXELEM}${s.skbinfo ? ' skbinfo' : ''}`;
 const tempName = (s: IpSetSpec) => `egw${s.family}-tmp${s.skbinfo ? 'x' : ''}`;
 
+/** The sets whose membership admits a source to our rules (checked before the others). */
+const GATE = /^egw[46]-(mark|here)$/;
+const cidrOf = (member: string) => member.split(' ')[0]!;
+
 /**
- * The `ipset restore` input that gives every desired set its members: a new set is created
- * and filled; an existing one whose members changed is rebuilt in a temporary set and
- * swapped in (atomic for the rules that use it). `applied` holds what each set got last.
+ * The `ipset restore` input that gives every desired set its members. A new set is created
+ * and filled. An existing one with a few changes (a pod came or went) gets just those
+ * (`add -exist`, which also updates a changed mark, and `del -exist`); one with many is
+ * rebuilt in a temporary set and swapped in (atomic for the rules that use it). Order keeps
+ * every moment consistent: additions to the sets that decide before additions to the gate
+ * sets (`egw4-mark`, `egw4-here`), removals from the gates before the rest, so a source is
+ * never admitted by a gate without its decision being in place. `applied` holds what each
+ * set got last (an existing set not in it is rebuilt).
  */
 export function ipsetInput(
   desired: IpSetSpec[],
   existing: ReadonlySet<string>,
   applied: ReadonlyMap<string, string>,
 ): string {
-  const out: string[] = [];
+  const phase: Record<'build' | 'gateBuild' | 'gateDel' | 'del', string[]> = {
+    build: [],
+    gateBuild: [],
+    gateDel: [],
+    del: [],
+  };
   const temps = new Set<string>();
   for (const s of desired) {
     const key = s.members.join('\n');
-    if (existing.has(s.name) && applied.get(s.name) === key) continue;
+    const prev = existing.has(s.name) ? applied.get(s.name) : undefined;
+    if (prev === key) continue;
+    const gate = GATE.test(s.name);
+    const build = gate ? phase.gateBuild : phase.build;
     const adds = (name: string) => s.members.map((m) => `add ${name} ${m}`);
     if (!existing.has(s.name)) {
-      out.push(header(s.name, s), ...adds(s.name));
+      build.push(header(s.name, s), ...adds(s.name));
       continue;
     }
+    if (prev !== undefined) {
+      const old = prev ? prev.split('\n') : [];
+      const had = new Set(old);
+      const keep = new Set(s.members.map(cidrOf));
+      const added = s.members.filter((m) => !had.has(m));
+      const removed = old.filter((m) => !keep.has(cidrOf(m))).map(cidrOf);
+      if (added.length + removed.length <= Math.max(64, s.members.length / 4)) {
+        build.push(...added.map((m) => `add ${s.name} ${m} -exist`));
+        (gate ? phase.gateDel : phase.del).push(...removed.map((m) => `del ${s.name} ${m} -exist`));
+        continue;
+      }
+    }
     const tmp = tempName(s);
-    // a temporary set left behind by an interrupted run would make `create` fail
-    if (existing.has(tmp) && !temps.has(tmp)) out.push(`destroy ${tmp}`);
     temps.add(tmp);
-    out.push(header(tmp, s), ...adds(tmp), `swap ${tmp} ${s.name}`, `destroy ${tmp}`);
+    build.push(header(tmp, s), ...adds(tmp), `swap ${tmp} ${s.name}`, `destroy ${tmp}`);
   }
+  // a temporary set left behind by an interrupted run would make `create` fail
+  const leftovers = [...temps].filter((t) => existing.has(t)).map((t) => `destroy ${t}`);
+  const out = [...leftovers, ...phase.build, ...phase.gateBuild, ...phase.gateDel, ...phase.del];
   return out.length ? `${out.join('\n')}\n` : '';
 }
 

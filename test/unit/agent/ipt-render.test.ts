@@ -202,7 +202,7 @@ COMMIT
   assert.equal(restoreInput([], parseSave('*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n')), '');
 });
 
-test('ipsetInput: new sets filled, changed sets swapped in, unchanged sets left alone', () => {
+test('ipsetInput: new sets filled, a few changes applied one by one in a safe order, many swapped in', () => {
   const sets = [
     { name: 'egw4-here', family: 4 as const, skbinfo: false, members: ['10.0.0.0/24'] },
     { name: 'egw4-fast', family: 4 as const, skbinfo: true, members: ['10.0.0.5/32 skbmark 0x26000002'] },
@@ -210,29 +210,48 @@ test('ipsetInput: new sets filled, changed sets swapped in, unchanged sets left 
   assert.equal(
     ipsetInput(sets, new Set(), new Map()),
     [
-      'create egw4-here hash:net family inet maxelem 1048576',
-      'add egw4-here 10.0.0.0/24',
       'create egw4-fast hash:net family inet maxelem 1048576 skbinfo',
       'add egw4-fast 10.0.0.5/32 skbmark 0x26000002',
+      'create egw4-here hash:net family inet maxelem 1048576',
+      'add egw4-here 10.0.0.0/24',
       '',
     ].join('\n'),
   );
+  // a few changes: just those, decisions before gates on the way in, gates first on the way out
   const existing = new Set(['egw4-here', 'egw4-fast', 'egw4-tmp']);
   const applied = new Map([
-    ['egw4-here', '10.0.0.0/25'],
-    ['egw4-fast', '10.0.0.5/32 skbmark 0x26000002'],
+    ['egw4-here', '10.0.0.0/25\n10.9.0.0/16'],
+    ['egw4-fast', '10.0.0.5/32 skbmark 0x26000003\n10.0.0.6/32 skbmark 0x26000003'],
   ]);
   assert.equal(
     ipsetInput(sets, existing, applied),
     [
+      'add egw4-fast 10.0.0.5/32 skbmark 0x26000002 -exist',
+      'add egw4-here 10.0.0.0/24 -exist',
+      'del egw4-here 10.0.0.0/25 -exist',
+      'del egw4-here 10.9.0.0/16 -exist',
+      'del egw4-fast 10.0.0.6/32 -exist',
+      '',
+    ].join('\n'),
+  );
+  // many changes, or a set we did not fill ourselves (after a restart): rebuilt and swapped
+  const many = Array.from({ length: 100 }, (_, i) => `10.1.${i}.0/24`);
+  assert.equal(
+    ipsetInput([{ ...sets[0]!, members: many }], existing, new Map([['egw4-here', '10.0.0.0/25']])),
+    [
       'destroy egw4-tmp',
       'create egw4-tmp hash:net family inet maxelem 1048576',
-      'add egw4-tmp 10.0.0.0/24',
+      ...many.map((m) => `add egw4-tmp ${m}`),
       'swap egw4-tmp egw4-here',
       'destroy egw4-tmp',
       '',
     ].join('\n'),
   );
+  assert.match(
+    ipsetInput(sets, existing, new Map()),
+    /swap egw4-tmpx egw4-fast[\s\S]*swap egw4-tmp egw4-here/,
+  );
+  assert.equal(ipsetInput(sets, existing, new Map(sets.map((s) => [s.name, s.members.join('\n')]))), '');
   assert.deepEqual(staleSets(['egw4-here', 'egw4-d7', 'cali40-x', 'egw6-tmp'], sets, /^egw[46]-/), [
     'egw4-d7',
     'egw6-tmp',
