@@ -135,6 +135,7 @@ export class IptablesBackend implements PacketBackend {
   #lastChains = '';
   #lastSets = '';
   #calico = '';
+  #calicoAhead: string[] = [];
 
   constructor(o: IptablesOptions) {
     this.#o = o;
@@ -143,6 +144,11 @@ export class IptablesBackend implements PacketBackend {
 
   get variant(): IptVariant {
     return this.#o.variant;
+  }
+
+  /** Calico's chains found before ours when our chains were last written (`table hook → chain`). */
+  calicoAhead(): string[] {
+    return [...this.#calicoAhead];
   }
 
   async apply(plan: DatapathPlan, full = false): Promise<boolean> {
@@ -183,6 +189,8 @@ export class IptablesBackend implements PacketBackend {
       ...calicoBefore(saved, 'nat', 'POSTROUTING').map((c) => `nat POSTROUTING → ${c}`),
       ...calicoBefore(saved, 'mangle', 'PREROUTING').map((c) => `mangle PREROUTING → ${c}`),
     ];
+    if (family === this.#o.families[0]) this.#calicoAhead = [];
+    this.#calicoAhead.push(...found.map((f) => `IPv${family} ${f}`));
     const key = `${family}:${found.join(',')}`;
     if (found.length === 0 || key === this.#calico) return;
     this.#calico = key;

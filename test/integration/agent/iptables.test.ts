@@ -289,6 +289,18 @@ for (const variant of ['nft', 'legacy'] as const) {
     // pa2's requests instead of letting them leave with the gateway's own address
     await backend.b.apply(planFor('b', 'server', false));
     assert.equal(await seenFrom(NS.pa2), '', 'dropped, never leaked');
+    // Calico in chainInsertMode Insert: its jump goes (back) to the top, before ours; the next
+    // write of our chains finds it there and says so
+    assert.deepEqual(backend.a.calicoAhead(), []);
+    await run('ip', ['netns', 'exec', NS.a, `iptables-${variant}-restore`, '--noflush', '-w', '5'], {
+      input: '*nat\n:cali-POSTROUTING - [0:0]\n-I POSTROUTING 1 -j cali-POSTROUTING\nCOMMIT\n',
+    });
+    await backend.a.apply(planFor('a', 'server'), true);
+    assert.deepEqual(backend.a.calicoAhead(), ['IPv4 nat POSTROUTING → cali-POSTROUTING']);
+    await run('ip', ['netns', 'exec', NS.a, `iptables-${variant}-restore`, '--noflush', '-w', '5'], {
+      input:
+        '*nat\n:cali-POSTROUTING - [0:0]\n-D POSTROUTING -j cali-POSTROUTING\n-X cali-POSTROUTING\nCOMMIT\n',
+    });
     for (const n of ['a', 'b'] as const) {
       await backend[n].remove();
       assert.deepEqual(await ours(n === 'a' ? NS.a : NS.b), [], `node ${n}: nothing of ours left`);
