@@ -50,7 +50,8 @@ const IPV4_CIDR = `^${IPV4}/(3[0-2]|[12]?[0-9])$`;
 const IPV6_CIDR = `^${IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$`;
 const IFNAME = '[A-Za-z0-9][A-Za-z0-9._-]{0,14}';
 
-const feature: Schema = closed({
+/** The `feature` block = conf.yml; the binaries also refuse its unknown keys (config.ts). */
+export const featureSchema: Schema = closed({
   enableIPv4: bool('IPv4 datapath and tunnel addresses'),
   enableIPv6: bool('IPv6 datapath and tunnel addresses'),
   datapathMode: oneOf(
@@ -203,7 +204,7 @@ export function valuesSchema(): Schema {
         commonLabels: anyObject,
         configName: str(),
       }),
-      feature,
+      feature: featureSchema,
       agent: component({
         updateStrategy: anyObject,
       }),

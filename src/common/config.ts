@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_MARK_BASE, isMarkBase } from '../api/contracts.ts';
+import { featureSchema } from '../api/values-schema.ts';
 import { parseCidr } from './ip.ts';
 
 export type DatapathMode = 'auto' | 'nftables' | 'iptables';
@@ -221,6 +222,23 @@ function refuseUnsupported(r: Reader, f: FeatureConfig, d: FeatureConfig): void 
   }
 }
 
+/**
+ * Keys the schema does not know, where it lists them all (the chart's values.schema.json
+ * refuses the same keys at install): a misspelt key would otherwise be ignored silently.
+ */
+function refuseUnknownKeys(r: Reader, doc: Obj, schema: Record<string, unknown>, path = ''): void {
+  const props = (schema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [k, v] of Object.entries(doc)) {
+    const key = path ? `${path}.${k}` : k;
+    const known = props[k];
+    if (!known) {
+      if (schema['additionalProperties'] !== false) continue;
+      const like = Object.keys(props).find((p) => p.toLowerCase() === k.toLowerCase());
+      r.problems.push(`${key}: unknown key${like ? `; did you mean ${path ? `${path}.` : ''}${like}?` : ''}`);
+    } else if (isObj(v) && known['type'] === 'object') refuseUnknownKeys(r, v, known, key);
+  }
+}
+
 /** Parses the `conf.yml` text (the chart's `feature` block). Undefined text means all defaults. */
 export function parseFeatureConfig(text: string | undefined): { feature: FeatureConfig; problems: string[] } {
   const d = defaultFeatureConfig();
@@ -366,6 +384,7 @@ export function parseFeatureConfig(text: string | undefined): { feature: Feature
     }
   });
   refuseUnsupported(r, f, d);
+  refuseUnknownKeys(r, root, featureSchema);
   const fo = f.gatewayFailover;
   if (fo.enable && fo.eipEvictionTimeout <= fo.tunnelUpdatePeriod + fo.tunnelMonitorPeriod) {
     r.problems.push(

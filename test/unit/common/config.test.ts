@@ -194,6 +194,8 @@ describe('config', () => {
       'tunnelDetectCustomInterface: [{nodeSelector: {a: true}, interfaceName: eth1}]',
       /tunnelDetectCustomInterface\[0\].nodeSelector: label values must be strings/,
     ],
+    ['a misspelt key', {}, 'enableIpv6: true', /conf.yml enableIpv6: unknown key; did you mean enableIPv6\?/],
+    ['an unknown nested key', {}, 'vxlan: {nam: x}', /conf.yml vxlan.nam: unknown key$/],
     [
       'log encoder',
       { LOG_ENCODER: 'logfmt' },
@@ -267,5 +269,25 @@ describe('config: the start-up error', () => {
       () => parseConfig({ GOPS_PORT: '1' }, 'gatewayReplyRouteMark: 40'),
       (err: Error) => err.message.split('\n').length === 3,
     );
+  });
+});
+
+describe('config: keys of open blocks pass', () => {
+  it('iptables.* beyond backendMode (the iptables backend owns them)', () => {
+    parseConfig(
+      {},
+      'iptables: {backendMode: auto, refreshIntervalSecond: 90, lockFilePath: /run/xtables.lock}',
+    );
+  });
+  it("the chart's whole feature block, and upstream's", async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parse, stringify } = await import('yaml');
+    for (const file of [
+      'charts/egressgateway/values.yaml',
+      'test/fixtures/chart/upstream-style-values.yaml',
+    ]) {
+      const values = parse(await readFile(file, 'utf8'));
+      parseConfig({}, stringify(values.feature));
+    }
   });
 });
