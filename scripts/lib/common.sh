@@ -9,7 +9,7 @@ log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # Debian packages the lab and the agent datapath need at run time.
-APT_PACKAGES=(iproute2 iptables ipset nftables arping conntrack iperf3 ethtool openssl curl unzip
+APT_PACKAGES=(iproute2 iptables ipset nftables arping conntrack ipv6toolkit iperf3 ethtool openssl curl unzip
   ca-certificates util-linux procps git runc umoci)
 
 ensure_apt_packages() {

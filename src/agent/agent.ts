@@ -295,8 +295,8 @@ export function createAgent(o: AgentOptions): Agent {
         o.onAnnounce?.(announce.length, added.length);
         for (const ip of added) {
           log.info({ eip: ip, interface: parent.name }, 'EIP announced here');
-          void kernel.gratuitousArp(parent.name, ip).catch((err: unknown) => {
-            log.warn({ eip: ip, err: String(err) }, 'gratuitous ARP failed');
+          void kernel.announceTakeover(parent.name, ip).catch((err: unknown) => {
+            log.warn({ eip: ip, err: String(err) }, 'gratuitous ARP / unsolicited NA failed');
           });
         }
       }

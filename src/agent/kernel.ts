@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertSafeName, type RunOptions, run } from '../common/exec.ts';
 import type { Family } from '../common/ip.ts';
-import { familyOf } from '../common/ip.ts';
+import { canonicalIp, familyOf } from '../common/ip.ts';
 import type { Logger } from '../common/log.ts';
 import { NFT_TABLE } from './nft-render.ts';
 import type { MarkRoute, ParentInterface, PeerPlan, VxlanPlan } from './planner.ts';
@@ -64,7 +64,7 @@ interface RouteJson {
   dev?: string;
 }
 
-type Tool = 'ip' | 'bridge' | 'nft' | 'arping' | 'sysctl';
+type Tool = 'ip' | 'bridge' | 'nft' | 'arping' | 'na6' | 'sysctl';
 
 const familyFlag = (f: Family) => (f === 4 ? '-4' : '-6');
 
@@ -75,7 +75,15 @@ export class Kernel {
 
   constructor(o: KernelOptions) {
     this.#o = o;
-    this.#bin = { ip: 'ip', bridge: 'bridge', nft: 'nft', arping: 'arping', sysctl: 'sysctl', ...o.bin };
+    this.#bin = {
+      ip: 'ip',
+      bridge: 'bridge',
+      nft: 'nft',
+      arping: 'arping',
+      na6: 'na6',
+      sysctl: 'sysctl',
+      ...o.bin,
+    };
     if (o.netns) assertSafeName('network namespace', o.netns);
   }
 
@@ -327,12 +335,29 @@ export class Kernel {
     if (link) await this.#run('ip', ['link', 'del', 'dev', name]);
   }
 
-  /** Tells the segment the EIP moved here. Not awaited by callers: arping waits for answers. */
-  async gratuitousArp(uplink: string, ip: string): Promise<void> {
-    if (familyOf(ip) !== 4) return;
+  /**
+   * Tells the segment the EIP moved here, so that neighbours (the router above all) stop
+   * sending to the old holder's MAC now rather than when their entry expires: a gratuitous
+   * ARP for IPv4; for IPv6 an unsolicited Neighbor Advertisement to all nodes with the
+   * override flag and our MAC as target link-layer address, which makes a neighbour replace
+   * an existing entry (RFC 4861 §7.2.6; without it the router kept sending replies to a dead
+   * holder for seconds). Debian's ipv6toolkit `na6` crafts it: Node has no raw sockets, and
+   * the kernel only advertises addresses of its own, which an EIP must never be.
+   * Not awaited by callers: arping waits for answers.
+   */
+  async announceTakeover(uplink: string, ip: string): Promise<void> {
     const dev = assertSafeName('interface', uplink, 15);
+    const family = familyOf(ip);
+    const addr = canonicalIp(ip);
+    if (!addr) throw new Error(`invalid EIP "${ip}"`);
+    if (family === 6) {
+      await this.#run('na6', ['-i', dev, '-s', addr, '-d', 'ff02::1', '-t', addr, '-o', '-e'], {
+        timeoutMs: 5000,
+      });
+      return;
+    }
     // Debian's arping exits 1 in -U mode (no replies expected): not an error.
-    await this.#run('arping', ['-U', '-c', '1', '-i', dev, '-S', ip, ip], {
+    await this.#run('arping', ['-U', '-c', '1', '-i', dev, '-S', addr, addr], {
       okCodes: [0, 1],
       timeoutMs: 5000,
     });

@@ -218,6 +218,46 @@ test('kernel: the EIP is answered by ARP on the uplink and is not a local addres
   assert.match(await inNode('ip', 'route', 'show', 'dev', 'lo'), /10\.9\.9\.9/);
 });
 
+test("kernel: a takeover overrides a neighbour's stale entry for the EIP: gratuitous ARP and unsolicited NA", async () => {
+  // The segment still believes the old holder (another MAC) has the EIPs.
+  const OLD = '02:00:00:00:00:99';
+  await run('ip', ['-n', NODE, 'addr', 'add', 'fd30::1/64', 'dev', 'eth0', 'nodad']);
+  await run('ip', ['-n', PEER, 'addr', 'add', 'fd30::fe/64', 'dev', 'eth1', 'nodad']);
+  for (const [ip, v] of [
+    ['172.30.0.112', '-4'],
+    ['fd30::112', '-6'],
+  ] as const)
+    await run('ip', [
+      '-n',
+      PEER,
+      v,
+      'neigh',
+      'replace',
+      ip,
+      'lladdr',
+      OLD,
+      'dev',
+      'eth1',
+      'nud',
+      'reachable',
+    ]);
+  const [eth0] = await ipJson<{ address: string }>('link', 'show', 'dev', 'eth0');
+  const peerEntry = async (ip: string) =>
+    (
+      JSON.parse(
+        (await run('ip', ['-n', PEER, '-j', 'neigh', 'show', 'to', ip, 'dev', 'eth1'])).stdout || '[]',
+      ) as {
+        lladdr?: string;
+      }[]
+    )[0]?.lladdr;
+  await kernel.announceTakeover('eth0', 'fd30::112');
+  assert.equal(await peerEntry('fd30::112'), eth0!.address, 'the NA replaced the old MAC');
+  await kernel.announceTakeover('eth0', '172.30.0.112');
+  assert.equal(await peerEntry('172.30.0.112'), eth0!.address, 'the gratuitous ARP replaced the old MAC');
+  await assert.rejects(kernel.announceTakeover('eth0', 'fd30::112; reboot'), /invalid EIP/);
+  await assert.rejects(kernel.announceTakeover('-x', 'fd30::112'), /invalid interface/);
+});
+
 test('kernel: teardown removes everything of ours and nothing else', async () => {
   await kernel.applyAnnounce('eth0', ['172.30.0.111'], [4]);
   await kernel.teardown('egress.vxlan', BASE, [4], 'eth0');

@@ -192,7 +192,16 @@ for (const image of IMAGES) {
 test('agent: the kernel tools the datapath drives are installed', () => {
   const run = parseDockerfile(dockerfile('agent')).find((i) => /apt-get install/.test(i.args));
   assert.ok(run, 'apt-get install present');
-  for (const pkgName of ['iproute2', 'nftables', 'iptables', 'ipset', 'conntrack', 'arping', 'ethtool'])
+  for (const pkgName of [
+    'iproute2',
+    'nftables',
+    'iptables',
+    'ipset',
+    'conntrack',
+    'arping',
+    'ethtool',
+    'ipv6toolkit',
+  ])
     assert.match(run.args, new RegExp(`\\s${pkgName}(\\s|$)`), pkgName);
   assert.match(run.args, /--no-install-recommends/);
   assert.match(run.args, /rm -rf \/var\/lib\/apt\/lists\/\*/);
