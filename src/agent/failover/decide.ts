@@ -9,7 +9,8 @@
 //   a cut-off holder has withdrawn before anyone may take over;
 // - nobody takes an EIP that an alive peer says it holds: a returning node waits until the
 //   stand-in has let go (hand-back costs one or two probe intervals, never an overlap);
-// - a freshly started agent holds nothing until it has listened for `deadAfterMs`.
+// - a freshly started agent holds nothing until it has listened for `deadAfterMs`;
+// - only an EIP's candidates may claim it.
 // Liveness is one-hop and reported second-hand, so an asymmetric link (A cannot hear B, C
 // can) never makes A take B's EIPs.
 
@@ -68,7 +69,9 @@ export function decide(s: FailoverState, eips: EipCandidates[], t: FailoverTimin
   const carrier = new Map<string, string>();
   const hold = new Set<string>();
   for (const e of eips) {
-    const claimants = hears.filter((p) => s.peers.get(p)!.holds.has(e.key));
+    // Only a candidate's claim counts: a node outside the controller's list (a misbehaving
+    // or impersonating agent) can neither hold an EIP back nor draw its traffic.
+    const claimants = hears.filter((p) => e.nodes.includes(p) && s.peers.get(p)!.holds.has(e.key));
     const order = (n: string) => {
       const i = e.nodes.indexOf(n);
       return i < 0 ? Number.MAX_SAFE_INTEGER : i;

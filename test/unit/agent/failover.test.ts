@@ -113,3 +113,16 @@ test('probe parser: only well-formed, bounded probes', () => {
     assert.equal(parseProbe(Buffer.from(bad)), undefined, bad);
   assert.equal(parseProbe(Buffer.alloc(70_000, 32)), undefined, 'oversized');
 });
+
+test('failover: a claim from a node that is not a candidate is ignored', () => {
+  // w (no candidate) claims the EIP: x still holds it, and traffic still goes to x
+  const x = decide(state('x', { y: peer(50, ['x', 'w']), w: peer(50, ['x', 'y'], [E]) }), eips, T);
+  assert.deepEqual([...x.hold], [E]);
+  assert.equal(x.carrier.get(E), 'x');
+  const y = decide(state('y', { x: peer(50, ['y', 'w'], [E]), w: peer(50, ['x', 'y'], [E]) }), eips, T);
+  assert.equal(y.carrier.get(E), 'x');
+  // and with x dead, w's claim does not stop y from taking over
+  const y2 = decide(state('y', { x: peer(5000), w: peer(50, ['y'], [E]) }), eips, T);
+  assert.deepEqual([...y2.hold], [E]);
+  assert.equal(y2.carrier.get(E), 'y');
+});
