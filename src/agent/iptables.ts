@@ -134,6 +134,8 @@ export class IptablesBackend implements PacketBackend {
   readonly #applied = new Map<string, string>();
   #lastChains = '';
   #lastSets = '';
+  /** our sets in the kernel after the last successful apply (re-read on full passes) */
+  #known: Set<string> | undefined;
   #calico = '';
   #calicoAhead: string[] = [];
 
@@ -158,7 +160,9 @@ export class IptablesBackend implements PacketBackend {
     const setsKey = JSON.stringify(want.sets);
     if (!full && chainsKey === this.#lastChains && setsKey === this.#lastSets) return false;
     // Sets first: the rules refer to them by name.
-    const existing = await setNames(exec);
+    const known = this.#known;
+    this.#known = undefined;
+    const existing = full || !known ? await setNames(exec) : known;
     if (full) this.#applied.clear();
     const script = ipsetInput(want.sets, existing, this.#applied);
     const chainsSame = chainsKey === this.#lastChains;
@@ -180,6 +184,7 @@ export class IptablesBackend implements PacketBackend {
     const stale = staleSets(existing, want.sets, SET_PATTERN);
     for (const n of stale) this.#applied.delete(n);
     await destroySets(exec, stale, log);
+    this.#known = new Set(want.sets.map((s) => s.name));
     return true;
   }
 
@@ -206,5 +211,6 @@ export class IptablesBackend implements PacketBackend {
     await removeOurSets(this.#o.exec, this.#o.log);
     this.#applied.clear();
     this.#lastChains = this.#lastSets = '';
+    this.#known = undefined;
   }
 }
