@@ -95,6 +95,12 @@ export function createAgent(o: AgentOptions): Agent {
   let lastProblems = '';
   let sysctlsDone = false;
   let parent: ParentInterface | undefined;
+  /**
+   * Where EIPs are announced: the default route's device, whose subnet the EIP pools are in
+   * (the seed's guidance). It is the tunnel parent unless tunnelDetectMethod or
+   * tunnelDetectCustomInterface name another interface for the tunnel.
+   */
+  let uplinkIf: ParentInterface | undefined;
   /** what the kernel got last, per part of the plan (JSON) */
   const applied = { links: '', announce: '' };
   let tornDown = false;
@@ -209,13 +215,18 @@ export function createAgent(o: AgentOptions): Agent {
           method = parentMethod(f.tunnelDetectMethod, f.tunnelDetectCustomInterface, labels);
         }
         parent = await kernel.detectParent(method, families);
+        uplinkIf =
+          method === 'defaultRouteInterface'
+            ? parent
+            : ((await kernel.detectParent('defaultRouteInterface', families).catch(() => undefined)) ??
+              parent);
       }
       if (!tunnels.get(node)) {
         // No identity for this node (node removed, or the product uninstalled): nothing
         // may stay behind. A fresh node has nothing to remove, so this is cheap there.
         if (!tornDown) {
           await packets.remove();
-          await kernel.teardown(f.vxlan.name, f.mark, families, parent?.name);
+          await kernel.teardown(f.vxlan.name, f.mark, families, uplinkIf?.name);
           log.info('no EgressTunnel for this node: datapath removed');
           tornDown = true;
           applied.links = applied.announce = '';
@@ -271,7 +282,7 @@ export function createAgent(o: AgentOptions): Agent {
       }
       // announcedInterfacesToExclude: no ARP/NDP answers on such an uplink (the EIPs are still
       // SNATed here: the network must route them to this node some other way).
-      const silenced = parent && excluded?.test(parent.name) ? parent.name : '';
+      const silenced = uplinkIf && excluded?.test(uplinkIf.name) ? uplinkIf.name : '';
       const announce = silenced ? [] : next.announce;
       const silencedNote = silenced && next.announce.length ? `${silenced} ${next.announce.join(',')}` : '';
       if (silencedNote !== lastSilenced) {
@@ -282,20 +293,21 @@ export function createAgent(o: AgentOptions): Agent {
           );
         lastSilenced = silencedNote;
       }
-      if (f.enableIPv6 && parent && announce.some((ip) => ip.includes(':'))) {
-        await kernel.sysctl(`net/ipv6/conf/${parent.name}/proxy_ndp`, '1');
-        await kernel.sysctl(`net/ipv6/neigh/${parent.name}/proxy_delay`, '0');
+      if (f.enableIPv6 && uplinkIf && announce.some((ip) => ip.includes(':'))) {
+        await kernel.sysctl(`net/ipv6/conf/${uplinkIf.name}/proxy_ndp`, '1');
+        await kernel.sysctl(`net/ipv6/neigh/${uplinkIf.name}/proxy_delay`, '0');
       }
       await packets.apply(next, full);
-      const announced = JSON.stringify([parent, announce]);
-      if (parent && (full || announced !== applied.announce)) {
-        const added = await kernel.applyAnnounce(parent.name, announce, families);
+      const announced = JSON.stringify([uplinkIf, announce]);
+      if (uplinkIf && (full || announced !== applied.announce)) {
+        const added = await kernel.applyAnnounce(uplinkIf.name, announce, families);
+        const on = uplinkIf.name;
         applied.announce = announced;
         failover?.setHolding(next.held);
         o.onAnnounce?.(announce.length, added.length);
         for (const ip of added) {
-          log.info({ eip: ip, interface: parent.name }, 'EIP announced here');
-          void kernel.announceTakeover(parent.name, ip).catch((err: unknown) => {
+          log.info({ eip: ip, interface: on }, 'EIP announced here');
+          void kernel.announceTakeover(on, ip).catch((err: unknown) => {
             log.warn({ eip: ip, err: String(err) }, 'gratuitous ARP / unsolicited NA failed');
           });
         }
@@ -353,7 +365,11 @@ export function createAgent(o: AgentOptions): Agent {
       // answering for them first, so two nodes never do at once.
       // The uplink as the last sync saw it; detected afresh only if no sync got that far.
       const uplink = async () =>
-        (parent ?? (await kernel.detectParent(method, families).catch(() => undefined)))?.name;
+        (
+          uplinkIf ??
+          (await kernel.detectParent('defaultRouteInterface', families).catch(() => undefined)) ??
+          (await kernel.detectParent(method, families).catch(() => undefined))
+        )?.name;
       if (failover && failover.holding().size > 0 && !tornDown) {
         const name = await uplink();
         if (name) await kernel.applyAnnounce(name, [], families).catch(() => undefined);

@@ -5,10 +5,12 @@
 //   the tunnel device of every node;
 // - feature.announcedInterfacesToExclude matching the uplink: the carrier stops answering
 //   for the EIP there (no proxy entry), and answers again once the value is back;
+// - feature.tunnelDetectCustomInterface: nodes whose labels match run the tunnel over the
+//   named interface (a second link the test adds), EIPs stay on the default route's device;
 // - a value the chart refuses, or one the schema rejects, fails `helm install` naming it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CommandError } from '../../../src/common/exec.ts';
+import { CommandError, run } from '../../../src/common/exec.ts';
 import { allSee, carrier, helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
 import { eventually, type Lab, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
@@ -27,7 +29,7 @@ async function failure(lab: Lab, args: string[]): Promise<string> {
   assert.fail(`${args.join(' ')} succeeded`);
 }
 
-const upgrade = (lab: Lab, sets: string[]) =>
+const upgrade = (lab: Lab, sets: string[], extra: string[] = []) =>
   lab.lab(
     [
       'helm',
@@ -38,6 +40,7 @@ const upgrade = (lab: Lab, sets: string[]) =>
       'kube-system',
       '--reuse-values',
       ...sets.flatMap((s) => ['--set', s]),
+      ...extra,
       '--wait',
       '--timeout',
       '180s',
@@ -123,6 +126,84 @@ test('upstream values set to non-defaults do what docs/values.md says', {
         );
         const visitors = await runningPods(lab, 'app=visitor', 3);
         await allSee(lab, visitors, () => EIP, 'after the exclusion is lifted');
+      },
+    );
+
+    await t.test(
+      'tunnelDetectCustomInterface: the tunnel runs over the interface the labels pick',
+      async () => {
+        // A second link between the nodes (a bridge in a namespace of ours), 10.77.0.0/24.
+        const br = `egwv-${process.pid}`;
+        await run('ip', ['netns', 'add', br]);
+        try {
+          await run('ip', ['-n', br, 'link', 'add', 'br0', 'type', 'bridge']);
+          await run('ip', ['-n', br, 'link', 'set', 'br0', 'up']);
+          for (const [i, node] of NODES.entries()) {
+            const peer = `p${i}`;
+            await run('ip', [
+              'link',
+              'add',
+              'egw2',
+              'netns',
+              `egwlab-${node}`,
+              'type',
+              'veth',
+              'peer',
+              'name',
+              peer,
+              'netns',
+              br,
+            ]);
+            await run('ip', ['-n', br, 'link', 'set', peer, 'master', 'br0', 'up']);
+            await inNode(node, ['ip', 'addr', 'add', `10.77.0.${i + 1}/24`, 'dev', 'egw2']);
+            await inNode(node, ['ip', 'link', 'set', 'egw2', 'up']);
+          }
+          await lab.kubectl(['label', 'node', '--all', 'egw-underlay=second']);
+          await upgrade(
+            lab,
+            [],
+            [
+              '--set-json',
+              'feature.tunnelDetectCustomInterface=[{"nodeSelector":{"egw-underlay":"second"},"interfaceName":"egw2"}]',
+            ],
+          );
+          for (const [i, node] of NODES.entries()) {
+            await eventually(`${node}: tunnel parent egw2`, async () => {
+              const parent = (
+                await lab.kubectl([
+                  'get',
+                  'egt',
+                  node,
+                  '-o',
+                  'jsonpath={.status.tunnel.parent.name} {.status.tunnel.parent.ipv4}',
+                ])
+              ).trim();
+              return parent === `egw2 10.77.0.${i + 1}` ? true : undefined;
+            });
+            const link = JSON.parse(
+              (await inNode(node, ['ip', '-d', '-j', 'link', 'show', 'egress.vxlan'])).stdout,
+            ) as {
+              linkinfo: { info_data: { local?: string } };
+            }[];
+            assert.equal(link[0]?.linkinfo.info_data.local, `10.77.0.${i + 1}`, `${node}: VXLAN over egw2`);
+          }
+          // EIPs stay announced on the default route's device (eth0), whose subnet they are in.
+          const node = await carrier(lab, 'test');
+          await eventually(`${node} answers for ${EIP} on eth0`, async () =>
+            (await proxied(node)).includes(EIP) ? true : undefined,
+          );
+          const visitors = await runningPods(lab, 'app=visitor', 3);
+          await allSee(lab, visitors, () => EIP, 'tunnel over the second link');
+          await upgrade(lab, [], ['--set-json', 'feature.tunnelDetectCustomInterface=[]']);
+          await eventually('tunnels back on eth0', async () => {
+            const names = (
+              await lab.kubectl(['get', 'egt', '-o', 'jsonpath={.items[*].status.tunnel.parent.name}'])
+            ).trim();
+            return names === 'eth0 eth0 eth0' ? true : undefined;
+          });
+        } finally {
+          await run('ip', ['netns', 'del', br]).catch(() => undefined);
+        }
       },
     );
 
