@@ -1,10 +1,16 @@
 // The seed Quick Start with `feature.datapathMode: iptables` (the iptables + ipset backend)
-// on the real kernel: pods on every node reach the external server as `Remote IP: <EIP>`,
+// on the real kernel. The lab's Calico keeps its natOutgoing jump first in nat POSTROUTING
+// (Felix's default chainInsertMode Insert): the agents report it, then the seed's
+// `kubectl patch felixconfigurations default … Append` is applied as its README says. Then
+// pods on every node reach the external server as `Remote IP: <EIP>`,
 // unselected pods keep their node address, destSubnet captures only its destinations; the
 // kernel holds our iptables chains and ipsets and no nftables table. Then `helm upgrade` to
 // nftables while a pod probes: traffic keeps its EIP and no iptables state of ours is left;
-// `helm uninstall` leaves nothing of either backend.
+// `helm uninstall` leaves nothing of either backend. Last, `datapathMode: auto` on nodes whose
+// `nft` cannot load our table (a wrapper that fails, put first in the agents' PATH) takes
+// iptables, says why, and the seed scenario passes.
 import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   allSee,
@@ -71,6 +77,22 @@ test('datapathMode iptables: the seed Quick Start from every node, then a switch
 }, async (t) => {
   await withLab(['--nodes', '3'], async (lab) => {
     let visitors: PodView[] = [];
+    const agentPods = async () =>
+      (
+        await lab.kubectl([
+          'get',
+          'pods',
+          '-n',
+          'kube-system',
+          '-l',
+          'app.kubernetes.io/component=agent',
+          '-o',
+          'jsonpath={.items[*].metadata.name}',
+        ])
+      )
+        .trim()
+        .split(' ')
+        .filter(Boolean);
 
     await t.test('nothing of ours on the nodes before the install', async () => {
       for (const node of NODES) assert.deepEqual(await ours(node), [], node);
@@ -91,6 +113,35 @@ test('datapathMode iptables: the seed Quick Start from every node, then a switch
       const bystanders = await runningPods(lab, 'app=bystander', 3);
       assert.equal(new Set(visitors.map((p) => p.node)).size, 3, 'a visitor on every node');
       t.diagnostic(`policy test carried by ${await carrier(lab, 'test')}`);
+      // Felix (Insert) puts its jump back before ours: every agent says so, with the fix.
+      await eventually(
+        'every agent warns that Calico runs first',
+        async () => {
+          for (const pod of await agentPods()) {
+            const logs = (await lab.lab(['logs', '-n', 'kube-system', pod])).stdout;
+            const warned = logs
+              .split('\n')
+              .some(
+                (l) =>
+                  l.includes("Calico's chains run before ours") &&
+                  l.includes('nat POSTROUTING → cali-nat-outgoing') &&
+                  l.includes('chainInsertMode: Append'),
+              );
+            if (!warned) return undefined;
+          }
+          return true;
+        },
+        90_000,
+      );
+      // The seed's command for Calico users, verbatim (its shell quoting undone).
+      await lab.kubectl([
+        'patch',
+        'felixconfigurations',
+        'default',
+        '--type=merge',
+        '-p',
+        '{"spec":{"chainInsertMode":"Append"}}',
+      ]);
       await allSee(lab, visitors, () => EIP, 'visitor via the gateway (iptables)');
       await allSee(lab, bystanders, (p) => NODE_IPS[p.node]!, 'bystander unchanged');
     });
@@ -187,6 +238,82 @@ test('datapathMode iptables: the seed Quick Start from every node, then a switch
         for (const node of NODES) if ((await ours(node)).length > 0) return undefined;
         return true;
       });
+    });
+
+    await t.test('datapathMode auto where nft cannot load our table: iptables, and why', async () => {
+      const dir = `/run/egw-e2e-nftfail-${process.pid}`;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        `${dir}/nft`,
+        '#!/bin/sh\necho "Error: Could not process rule: Operation not supported (test wrapper)" >&2\nexit 1\n',
+        { mode: 0o755 },
+      );
+      writeFileSync(
+        `${dir}/values.yaml`,
+        `agent:
+  extraEnv:
+    - {name: PATH, value: "/opt/nftfail:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+  extraVolumes:
+    - {name: nftfail, hostPath: {path: ${dir}, type: Directory}}
+  extraVolumeMounts:
+    - {name: nftfail, mountPath: /opt/nftfail, readOnly: true}
+`,
+      );
+      try {
+        await lab.lab(
+          [
+            'helm',
+            'install',
+            'egressgateway',
+            'charts/egressgateway',
+            '-n',
+            'kube-system',
+            '-f',
+            `${dir}/values.yaml`,
+            '--set',
+            'feature.tunnelIpv4Subnet=192.200.0.1/16',
+            '--set',
+            'controller.nodeSelector.kubernetes\\.io/hostname=egressgateway-control-plane',
+            '--wait',
+            '--timeout',
+            '180s',
+          ],
+          { timeoutMs: 240_000 },
+        );
+        await lab.apply(SEED_GATEWAY);
+        await lab.apply(SEED_POLICY);
+        const eip = await eventually('the policy has its EIP', async () => {
+          const ip = (await lab.kubectl(['get', 'egp', 'test', '-o', 'jsonpath={.status.eip.ipv4}'])).trim();
+          return ip || undefined;
+        });
+        await allSee(lab, visitors, () => eip, 'visitor via the gateway (auto → iptables)');
+        const pods = await agentPods();
+        assert.equal(pods.length, 3);
+        for (const pod of pods) {
+          const logs = (await lab.lab(['logs', '-n', 'kube-system', pod])).stdout;
+          const line = logs.split('\n').find((l) => l.includes('packet backend: '));
+          assert.ok(line, `${pod}: no backend line in\n${logs.slice(0, 2000)}`);
+          assert.match(line, /packet backend: iptables/, pod);
+          assert.match(line, /datapathMode auto: the kernel cannot load our nftables table/, pod);
+          assert.match(line, /Operation not supported/, pod);
+          t.diagnostic(`${pod}: ${line.slice(0, 400)}`);
+        }
+        for (const node of NODES) {
+          const state = await ours(node);
+          assert.ok(!state.includes('nft: table inet egressgateway'), node);
+          assert.ok(state.includes('ipset: egw4-here'), node);
+        }
+        await lab.lab(
+          ['helm', 'uninstall', 'egressgateway', '-n', 'kube-system', '--wait', '--timeout', '180s'],
+          { timeoutMs: 240_000 },
+        );
+        await eventually('every node clean', async () => {
+          for (const node of NODES) if ((await ours(node)).length > 0) return undefined;
+          return true;
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
