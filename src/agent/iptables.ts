@@ -136,7 +136,8 @@ export class IptablesBackend implements PacketBackend {
   #lastSets = '';
   /** our sets in the kernel after the last successful apply (re-read on full passes) */
   #known: Set<string> | undefined;
-  #calico = '';
+  /** what was last reported per family */
+  readonly #calico = new Map<Family, string>();
   #calicoAhead: string[] = [];
 
   constructor(o: IptablesOptions) {
@@ -196,9 +197,13 @@ export class IptablesBackend implements PacketBackend {
     ];
     if (family === this.#o.families[0]) this.#calicoAhead = [];
     this.#calicoAhead.push(...found.map((f) => `IPv${family} ${f}`));
-    const key = `${family}:${found.join(',')}`;
-    if (found.length === 0 || key === this.#calico) return;
-    this.#calico = key;
+    const key = found.join(',');
+    if (key === (this.#calico.get(family) ?? '')) return;
+    this.#calico.set(family, key);
+    if (found.length === 0) {
+      this.#o.log.info({ family }, "Calico's chains no longer run before ours");
+      return;
+    }
     this.#o.log.warn(
       { family, before: found },
       "Calico's chains run before ours (Felix chainInsertMode Insert): its natOutgoing masquerade can take selected pods' traffic before our SNAT. Fix: set chainInsertMode: Append in the FelixConfiguration 'default' (or FELIX_CHAININSERTMODE=Append), or use feature.datapathMode nftables, which does not depend on rule order",
