@@ -46,6 +46,8 @@ export interface AgentOptions {
   onSync?: (seconds: number, ok: boolean) => void;
   /** after each applied sync: EIPs announced here, and how many were new */
   onAnnounce?: (announced: number, added: number) => void;
+  /** the cluster's failover probe key(s), signing key first; required with fast failover */
+  probeKeys?: () => readonly Buffer[];
 }
 
 export interface Agent {
@@ -125,15 +127,20 @@ export function createAgent(o: AgentOptions): Agent {
   };
 
   const underlayFamily = f.enableIPv4 ? 4 : 6;
-  const failover = f.fastFailover.enable
-    ? new FailoverRunner({
-        self: node,
-        config: f.fastFailover,
-        family: underlayFamily,
-        log,
-        onDecision: () => schedule(0),
-      })
-    : undefined;
+  const { probeKeys } = o;
+  if (f.fastFailover.enable && !probeKeys)
+    throw new Error('fastFailover.enable: fast failover needs the cluster probe key (probeKeys)');
+  const failover =
+    f.fastFailover.enable && probeKeys
+      ? new FailoverRunner({
+          self: node,
+          config: f.fastFailover,
+          family: underlayFamily,
+          log,
+          keys: probeKeys,
+          onDecision: () => schedule(0),
+        })
+      : undefined;
 
   /** Peers' underlay addresses and the controller's EIP candidate lists, for failover. */
   function failoverInputs(): [Map<string, string>, EipCandidates[]] {

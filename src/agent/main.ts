@@ -9,6 +9,7 @@ import { agentMetrics, newRegistry, startMetricsServer } from '../common/metrics
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createAgent } from './agent.ts';
 import { startBackend } from './backend-choice.ts';
+import { ProbeKeyError, ProbeKeys } from './failover/probe-key.ts';
 import { nsExec } from './iptables.ts';
 import { Kernel } from './kernel.ts';
 
@@ -19,6 +20,15 @@ async function main(): Promise<void> {
     throw new ConfigError(['NODE_NAME: empty; set it from spec.nodeName (downward API)']);
   log.info({ config }, 'configuration');
   const f = config.feature;
+  // Fast failover trusts only probes signed with the cluster's key: without it, no start
+  // (before touching the kernel).
+  let probeKeys: ProbeKeys | undefined;
+  try {
+    probeKeys = f.fastFailover.enable ? new ProbeKeys(config.env.probeKeyDir) : undefined;
+  } catch (err) {
+    if (err instanceof ProbeKeyError) throw new ConfigError([err.message]);
+    throw err;
+  }
   const kernel = new Kernel({ log });
   const packets = await startBackend({
     mode: f.datapathMode,
@@ -42,6 +52,7 @@ async function main(): Promise<void> {
       metrics.eipsAnnounced.set(announced);
       metrics.eipsTaken.inc(added);
     },
+    ...(probeKeys ? { probeKeys: () => probeKeys.keys() } : {}),
   });
   const health = await startHealthServer(config.env.healthProbeBindAddress, {
     healthz: { ping: () => true },

@@ -4,7 +4,8 @@
 //   - the packet-mark range: derived from the configured base (`feature.mark`), never fixed;
 //   - the label that ties an endpoint slice to its policy;
 //   - the key that names an EIP (in gateway status candidates and in failover probes);
-//   - the failover probe datagram that agents send each other on the underlay.
+//   - the failover probe datagram that agents send each other on the underlay, and its signed
+//     envelope (probe-auth.ts, re-exported here).
 
 // ---- Packet marks -------------------------------------------------------------------------
 
@@ -94,3 +95,12 @@ export function parseProbe(data: Buffer): ProbeMessage | undefined {
   if (!strings(o['hears']) || !strings(o['holds'])) return undefined;
   return { v: PROBE_VERSION, node: o['node'], hears: o['hears'], holds: o['holds'] };
 }
+
+/** The signed envelope every probe travels in (HMAC, boot, sequence, time). */
+export {
+  MIN_PROBE_KEY_BYTES,
+  type OpenedProbe,
+  openProbe,
+  type ProbeStamp,
+  sealProbe,
+} from './probe-auth.ts';

@@ -71,6 +71,8 @@ export interface EnvConfig {
   webhookPort: number;
   tlsCertDir: string;
   configmapPath: string;
+  /** the agent's failover probe key (files `key`, `previous`), from the chart's Secret */
+  probeKeyDir: string;
   logLevel: string;
   /** LOG_ENCODER: one JSON object per line (upstream's default), or zap-style console lines */
   logEncoder: 'json' | 'console';
@@ -486,6 +488,7 @@ export function parseEnvConfig(env: Record<string, string | undefined>): {
     webhookPort: Number.isInteger(webhookPort) ? webhookPort : 8881,
     tlsCertDir: env['TLS_CERT_DIR'] || '/etc/tls',
     configmapPath: env['CONFIGMAP_PATH'] ?? '',
+    probeKeyDir: env['PROBE_KEY_DIR'] || '/etc/egressgateway/probe-key',
     logLevel,
     logEncoder: logEncoder === 'console' ? 'console' : 'json',
   };

@@ -5,6 +5,9 @@ import type { Logger } from '../../common/log.ts';
 import { decide, type EipCandidates, type FailoverDecision } from './decide.ts';
 import { Prober } from './prober.ts';
 
+/** Probes whose time is further than this from ours are dropped (clusters run NTP). */
+export const PROBE_MAX_SKEW_MS = 5000;
+
 export interface FailoverView {
   carrier: ReadonlyMap<string, string>;
   hold: ReadonlySet<string>;
@@ -32,13 +35,22 @@ export class FailoverRunner {
     config: Config['feature']['fastFailover'];
     family: 4 | 6;
     log: Logger;
+    /** the cluster's probe key(s): signing key first (probe-key.ts) */
+    keys: () => readonly Buffer[];
     onDecision: () => void;
   }) {
     this.#self = o.self;
     this.#cfg = o.config;
     this.#log = o.log;
     this.#onDecision = o.onDecision;
-    this.#prober = new Prober({ self: o.self, port: o.config.port, family: o.family, log: o.log });
+    this.#prober = new Prober({
+      self: o.self,
+      port: o.config.port,
+      family: o.family,
+      log: o.log,
+      keys: o.keys,
+      maxSkewMs: PROBE_MAX_SKEW_MS,
+    });
     this.#prober.onChange(() => this.#step(false));
   }
 
@@ -58,6 +70,11 @@ export class FailoverRunner {
   /** What this node announces now (after the kernel applied it). */
   setHolding(keys: readonly string[]): void {
     this.#holding = new Set(keys);
+  }
+
+  /** probes dropped so far, by reason */
+  drops(): ReadonlyMap<string, number> {
+    return this.#prober.drops;
   }
 
   holding(): ReadonlySet<string> {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { eipKey } from '../../../src/api/contracts.ts';
 import { run } from '../../../src/common/exec.ts';
 import {
   allSee,
@@ -33,6 +34,7 @@ import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
 const EGCTL = fileURLToPath(new URL('../../../src/egctl/main.ts', import.meta.url));
+const FORGE = fileURLToPath(new URL('../../support/forge-probe.ts', import.meta.url));
 /** whether a node answers ARP for the EIP (proxy neighbour entry) */
 const proxiesFor = async (node: string) =>
   (await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.includes(`${EIP} `);
@@ -296,6 +298,78 @@ spec:
         assert.ok(gap < 2000, `gap ${gap} ms`);
       }
     });
+
+    await t.test(
+      'forged failover probes change nothing: wrong key, stale stamp, a non-candidate claiming the EIP',
+      async () => {
+        const holder = await carrier(lab, 'test');
+        const standby = holder === 'egressgateway-worker' ? 'egressgateway-worker2' : 'egressgateway-worker';
+        const client = visitors.find((p) => p.node === 'egressgateway-control-plane')!;
+        await allSee(lab, [client], () => EIP, 'before forging');
+        const keyB64 = (
+          await lab.kubectl([
+            'get',
+            'secret',
+            '-n',
+            'kube-system',
+            'egressgateway-agent-probe-key',
+            '-o',
+            'jsonpath={.data.key}',
+          ])
+        ).trim();
+        // Each forgery, if honoured, would make the holder let go: a peer it hears claiming
+        // the EIP stops it from announcing (hand-back rule), and traffic would follow the claim.
+        const forge = (from: string, args: string[]) =>
+          inNode(from, [
+            process.execPath,
+            FORGE,
+            '--to',
+            Object.values(NODE_IPS).join(','),
+            '--node',
+            from,
+            '--holds',
+            eipKey(EIP),
+            ...args,
+          ]);
+        const stream = probeStream(lab, client, EXTERNAL[4], `Remote IP: ${EIP}`);
+        await new Promise((r) => setTimeout(r, 500));
+        const t0 = Date.now();
+        await forge(standby, ['--wrong-key']);
+        await forge(standby, ['--key-b64', keyB64, '--stale']);
+        await forge('egressgateway-control-plane', ['--key-b64', keyB64]);
+        await new Promise((r) => setTimeout(r, 500));
+        const seen = await stream.stop();
+        assertNoLeak(seen);
+        const lost = seen.filter((x) => x.t > t0 && !x.ok).length;
+        t.diagnostic(
+          `forged probes for ${((Date.now() - t0) / 1000).toFixed(1)} s: ${seen.length} requests, ${lost} lost`,
+        );
+        assert.equal(lost, 0, 'no request lost while forged probes arrive');
+        assert.ok(await proxiesFor(holder), 'the holder still announces the EIP');
+        assert.ok(!(await proxiesFor(standby)), 'the standby does not');
+        assert.equal(await carrier(lab, 'test'), holder);
+        // The holder's agent saw them and says why it dropped them.
+        const pod = (
+          await lab.kubectl([
+            'get',
+            'pods',
+            '-n',
+            'kube-system',
+            '-l',
+            'app.kubernetes.io/component=agent',
+            '--field-selector',
+            `spec.nodeName=${holder}`,
+            '-o',
+            'jsonpath={.items[0].metadata.name}',
+          ])
+        ).trim();
+        const logs = (await lab.lab(['logs', '-n', 'kube-system', pod])).stdout;
+        const dropped = (why: string) =>
+          logs.split('\n').some((l) => l.includes('failover probe dropped') && l.includes(why));
+        assert.ok(dropped('unsigned'), `no 'unsigned' drop logged by ${pod}`);
+        assert.ok(dropped('clock-skew'), `no 'clock-skew' drop logged by ${pod}`);
+      },
+    );
 
     await t.test('an agent restart: traffic keeps flowing and the kernel ends as it was', async () => {
       const snapshot = async () =>

@@ -26,6 +26,7 @@ async function render(sets: string[]): Promise<Doc[]> {
     .filter(Boolean);
 }
 
+const WEBHOOK_SECRET = 'egressgateway-controller-server-certs';
 const find = (docs: Doc[], kind: string, name?: string) =>
   docs.find((d) => d.kind === kind && (!name || d.metadata.name === name));
 
@@ -123,7 +124,7 @@ test('webhooks: both configurations point at the controller Service with a CA bu
     path: '/validate',
   });
   assert.equal(m.webhooks[0]!.clientConfig.service.path, '/mutate');
-  const secret = find(docs, 'Secret') as Doc & { data: Record<string, string> };
+  const secret = find(docs, 'Secret', WEBHOOK_SECRET) as Doc & { data: Record<string, string> };
   assert.equal(v.webhooks[0]!.clientConfig.caBundle, secret.data['ca.crt']);
   assert.match(Buffer.from(secret.data['tls.crt']!, 'base64').toString(), /BEGIN CERTIFICATE/);
   assert.ok(
@@ -141,14 +142,17 @@ test('tls.method provided and certmanager render, and fail clearly when incomple
     `controller.tls.provided.tlsKey=${b64}`,
     `controller.tls.provided.tlsCa=${b64}`,
   ]);
-  assert.equal((find(provided, 'Secret') as Doc & { data: Record<string, string> }).data['ca.crt'], b64);
+  assert.equal(
+    (find(provided, 'Secret', WEBHOOK_SECRET) as Doc & { data: Record<string, string> }).data['ca.crt'],
+    b64,
+  );
   await assert.rejects(
     render(['controller.tls.method=provided']),
     /controller\.tls\.method=provided needs controller\.tls\.provided\.tlsCert, tlsKey and tlsCa/,
   );
   const cm = await render(['controller.tls.method=certmanager', 'controller.tls.certmanager.issuerName=ca']);
   assert.ok(find(cm, 'Certificate'));
-  assert.equal(find(cm, 'Secret'), undefined);
+  assert.equal(find(cm, 'Secret', WEBHOOK_SECRET), undefined);
   await assert.rejects(
     render(['controller.tls.method=certmanager']),
     /needs controller\.tls\.certmanager\.issuerName/,
@@ -182,4 +186,38 @@ test('RBAC: the agent cannot write anything but EgressTunnel status; nobody may 
   const controller = find(docs, 'ClusterRole', 'egressgateway-controller') as Role;
   assert.ok(!controller.rules.some((r) => r.apiGroups.includes('admissionregistration.k8s.io')));
   assert.ok(!controller.rules.some((r) => r.resources.includes('secrets')));
+});
+
+test('failover probe key: a random Secret mounted read-only into the agent; none without fast failover', async () => {
+  const docs = await render([]);
+  const key = find(docs, 'Secret', 'egressgateway-agent-probe-key') as Doc & { data: Record<string, string> };
+  assert.match(Buffer.from(key.data['key']!, 'base64').toString(), /^[A-Za-z0-9]{64}$/);
+  const again = find(await render([]), 'Secret', 'egressgateway-agent-probe-key') as typeof key;
+  assert.notEqual(again.data['key'], key.data['key'], 'generated, not a constant of the chart');
+  const agent = find(docs, 'DaemonSet') as Doc & {
+    spec: {
+      template: {
+        spec: {
+          containers: {
+            env: { name: string; value?: string }[];
+            volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+          }[];
+          volumes: { name: string; secret?: { secretName: string } }[];
+        };
+      };
+    };
+  };
+  const pod = agent.spec.template.spec;
+  assert.deepEqual(
+    pod.volumes.find((v) => v.name === 'probe-key')?.secret?.secretName,
+    'egressgateway-agent-probe-key',
+  );
+  const mount = pod.containers[0]!.volumeMounts.find((m) => m.name === 'probe-key');
+  assert.deepEqual(mount, { name: 'probe-key', mountPath: '/etc/egressgateway/probe-key', readOnly: true });
+  assert.equal(
+    pod.containers[0]!.env.find((e) => e.name === 'PROBE_KEY_DIR')?.value,
+    '/etc/egressgateway/probe-key',
+  );
+  const off = await render(['feature.fastFailover.enable=false']);
+  assert.equal(find(off, 'Secret', 'egressgateway-agent-probe-key'), undefined);
 });
