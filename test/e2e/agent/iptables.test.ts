@@ -2,13 +2,13 @@
 // on the real kernel. The lab's Calico keeps its natOutgoing jump first in nat POSTROUTING
 // (Felix's default chainInsertMode Insert): the agents report it, then the seed's
 // `kubectl patch felixconfigurations default … Append` is applied as its README says. Then
-// pods on every node reach the external server as `Remote IP: <EIP>`,
-// unselected pods keep their node address, destSubnet captures only its destinations; the
-// kernel holds our iptables chains and ipsets and no nftables table. Then `helm upgrade` to
-// nftables while a pod probes: traffic keeps its EIP and no iptables state of ours is left;
-// `helm uninstall` leaves nothing of either backend. Last, `datapathMode: auto` on nodes whose
-// `nft` cannot load our table (a wrapper that fails, put first in the agents' PATH) takes
-// iptables, says why, and the seed scenario passes.
+// pods on every node reach the external server as `Remote IP: <EIP>`, unselected pods keep
+// their node address, destSubnet captures only its destinations; the kernel holds our
+// iptables chains and ipsets and no nftables table, and an agent restart changes none of
+// it. Then `helm upgrade` to nftables while a pod probes: traffic keeps its EIP and no
+// iptables state of ours is left; `helm uninstall` leaves nothing of either backend. Last,
+// `datapathMode: auto` on nodes whose `nft` cannot load our table (a wrapper that fails, put
+// first in the agents' PATH) takes iptables, says why, and the seed scenario passes.
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -180,6 +180,55 @@ test('datapathMode iptables: the seed Quick Start from every node, then a switch
       await allSee(lab, unlisted, (p) => NODE_IPS[p.node]!, 'destination not listed');
       await lab.kubectl(['delete', 'egp', 'listed', 'unlisted']);
     });
+
+    await t.test(
+      'an agent restart on the gateway: traffic keeps flowing, the kernel ends as it was',
+      async () => {
+        const gateway = await carrier(lab, 'test');
+        const snapshot = async () =>
+          (
+            await Promise.all(
+              NODES.map(async (node) => {
+                const members = (await inNode(node, ['ipset', 'save'])).stdout
+                  .split('\n')
+                  .filter((l) => /^add egw[46]-/.test(l))
+                  .sort();
+                return [...(await ours(node)), ...members].join('\n');
+              }),
+            )
+          ).join('\n---\n');
+        const before = await snapshot();
+        const [agent] = (
+          await lab.kubectl([
+            'get',
+            'pods',
+            '-n',
+            'kube-system',
+            '-l',
+            'app.kubernetes.io/component=agent',
+            '--field-selector',
+            `spec.nodeName=${gateway}`,
+            '-o',
+            'jsonpath={.items[*].metadata.name}',
+          ])
+        )
+          .trim()
+          .split(' ');
+        assert.ok(agent, `agent pod on ${gateway}`);
+        await lab.kubectl(['delete', 'pod', '-n', 'kube-system', agent, '--wait=false']);
+        await allSee(lab, visitors, () => EIP, 'during the agent restart');
+        await eventually(
+          'a new agent on the gateway node, and the kernel as before',
+          async () => {
+            const pods = await agentPods();
+            if (pods.length !== 3 || pods.includes(agent)) return undefined;
+            return (await snapshot()) === before ? true : undefined;
+          },
+          120_000,
+        );
+        await allSee(lab, visitors, () => EIP, 'after the agent restart');
+      },
+    );
 
     await t.test(
       'helm upgrade to nftables: traffic keeps its EIP, no iptables state of ours left',
