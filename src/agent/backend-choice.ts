@@ -15,6 +15,7 @@ import {
   type Exec,
   IptablesBackend,
   type IptVariant,
+  peekSave,
   readOrEmpty,
   removeIptablesRules,
   removeOurSets,
@@ -141,7 +142,7 @@ export async function chooseVariant(
   };
   for (const v of ['nft', 'legacy'] as const)
     for (const f of [4, 6] as const) {
-      const text = await readOrEmpty(exec, familyTool(f, v, 'save'), []);
+      const text = await peekSave(exec, f, v);
       seen[v].rules += ruleCount(text);
       seen[v].kube ||= KUBE_MARKERS.test(text);
     }

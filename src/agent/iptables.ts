@@ -31,6 +31,19 @@ export async function readOrEmpty(exec: Exec, tool: string, args: string[]): Pro
   }
 }
 
+/**
+ * A variant's tables as `ip[6]tables-<variant>-save` prints them, for looking only: '' when
+ * the tool is missing or fails, and for iptables-legacy when the kernel has no legacy table
+ * in this namespace (so merely looking never instantiates one).
+ */
+export async function peekSave(exec: Exec, family: Family, variant: IptVariant): Promise<string> {
+  if (variant === 'legacy') {
+    const names = await readOrEmpty(exec, 'cat', [`/proc/net/ip${family === 6 ? '6' : ''}_tables_names`]);
+    if (!names.trim()) return '';
+  }
+  return readOrEmpty(exec, familyTool(family, variant, 'save'), []);
+}
+
 export interface IptablesOptions {
   log: Logger;
   exec: Exec;
@@ -109,7 +122,7 @@ export async function removeIptablesRules(
 ): Promise<number> {
   let removed = 0;
   for (const family of [4, 6] as const) {
-    const text = await readOrEmpty(o.exec, familyTool(family, variant, 'save'), []);
+    const text = await peekSave(o.exec, family, variant);
     if (!text.includes(CHAIN_PREFIX)) continue;
     await restoreFamily(o, variant, family, (saved) => {
       for (const t of saved.values())
