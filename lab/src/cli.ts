@@ -211,7 +211,9 @@ node
   });
 node
   .command('off')
-  .description('power a node off: links down, kubelet, kube-proxy and containers stopped')
+  .description(
+    'power a node off: links down and every process of the node killed at once (no SIGTERM); on boots it afresh',
+  )
   .argument('<name>')
   .action(async (name: string) => {
     await nodeOff(name);

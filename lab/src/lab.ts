@@ -28,15 +28,16 @@ import { ociConfig } from './kubelet/oci-spec.ts';
 import { readImageFile } from './kubelet/pod-spec.ts';
 import { type LabState, readLabState, writeLabState } from './lab-state.ts';
 import { flanneldArgs, flannelNetConf, missingFlannelRoutes } from './net/flannel.ts';
-import { deleteAllLabNetns } from './net/netns.ts';
+import { deleteAllLabNetns, deleteNetns, pidsInNetns } from './net/netns.ts';
 import {
   findNode,
   type NodePlan,
   planTopology,
+  podNetns,
   type Topology,
   type TopologyOptions,
 } from './net/topology.ts';
-import { ensureNode, ensureRouter, setNodeLinks, setRouterPort } from './net/underlay.ts';
+import { ensureNode, ensureRouter, setNodeLinks, setRouterPort, unplug } from './net/underlay.ts';
 import {
   builtImageRef,
   builtImagesDir,
@@ -415,20 +416,74 @@ function mustState(dir: string): LabState {
   return s;
 }
 
+/** Every process of a node: its own (kubelet, kube-proxy, flanneld, hostNetwork containers) and its pods'. */
+async function nodePids(dir: string, n: NodePlan): Promise<number[]> {
+  const pods = join(nodeDir(dir, n.name), 'pods');
+  const nets = [n.netns, ...(existsSync(pods) ? readdirSync(pods).map((uid) => podNetns(uid)) : [])];
+  return (await Promise.all(nets.map((ns) => pidsInNetns(ns).catch(() => [])))).flat();
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * A power cut: the node's cable and every one of its processes go at the same instant, with
+ * no SIGTERM, so nothing withdraws, hands over or says goodbye; a failover measured after
+ * this never includes a graceful hand-over. The lab's own bookkeeping (runc state, mounts)
+ * is cleaned afterwards, as a reboot would find it.
+ */
 export async function nodeOff(name: string, dir = labDir()): Promise<void> {
   const state = mustState(dir);
   const n = findNode(state.topology, name);
   if (n.index === 0) throw new Error(`${name} runs the control plane; power off a worker instead`);
-  await stopNodeProcesses(dir, state, n);
+  const wrappers = state.processes
+    .filter((p) => p.netns === n.netns)
+    .map((p) => p.pid)
+    .filter((pid) => pid > 0);
+  const pids = await nodePids(dir, n);
+  await setRouterPort(state.topology, n, false);
+  // Keepalive wrappers first: none may start its child again.
+  killAll([...wrappers, ...pids]);
   await setNodeLinks(state.topology, n, false);
+  // Anything that was starting while we looked.
+  for (let i = 0; i < 3; i++) {
+    const left = await nodePids(dir, n);
+    if (left.length === 0) break;
+    killAll(left);
+    await sleep(50);
+  }
+  await stopNodeProcesses(dir, state, n);
   state.off = [...new Set([...state.off, name])];
   writeLabState(dir, state);
+}
+
+/**
+ * Powering on is a boot: what the node's kernel held (routes, neighbour and proxy entries,
+ * nftables and iptables rules, devices, its pods' sandboxes) did not survive the power cut.
+ * Its namespaces are made anew (eth0 keeps its MAC); the kubelet rebuilds the pods.
+ */
+async function boot(dir: string, t: Topology, n: NodePlan): Promise<void> {
+  const pods = join(nodeDir(dir, n.name), 'pods');
+  for (const uid of existsSync(pods) ? readdirSync(pods) : []) await deleteNetns(podNetns(uid));
+  // The cable first, synchronously: a deleted namespace's devices go only when the kernel
+  // gets round to destroying it, and a lingering router port would stop the new eth0.
+  await unplug(t, n);
+  await deleteNetns(n.netns);
+  await ensureNode(t, n);
 }
 
 export async function nodeOn(name: string, dir = labDir()): Promise<void> {
   const state = mustState(dir);
   const n = findNode(state.topology, name);
-  await setNodeLinks(state.topology, n, true);
+  if (state.off.includes(name)) await boot(dir, state.topology, n);
+  else await setNodeLinks(state.topology, n, true);
   const cp = await startControlPlane({ dir: controlPlaneDir(dir) });
   await startNodeProcesses(dir, state, cp, n);
   state.off = state.off.filter((x) => x !== name);

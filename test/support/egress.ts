@@ -7,6 +7,13 @@ import { curlFromPod, eventually, type Lab, type PodView } from './lab.ts';
 
 export const EXTERNAL = { 4: 'http://10.6.1.92:8080', 6: 'http://[fd00:10:6::92]:8080' } as const;
 
+/** The underlay addresses of a 3-node IPv4 lab: what the external server sees from a node. */
+export const NODE_IPS: Record<string, string> = {
+  'egressgateway-control-plane': '172.22.0.2',
+  'egressgateway-worker': '172.22.0.3',
+  'egressgateway-worker2': '172.22.0.4',
+};
+
 /** The seed's `helm install … --wait`, with extra `--set` values. */
 export async function helmInstall(lab: Lab, sets: string[] = ['feature.tunnelIpv4Subnet=192.200.0.1/16']) {
   await lab.lab(

@@ -87,8 +87,15 @@ export async function hostSnapshot(): Promise<{
 export async function withLab<T>(
   upArgs: string[],
   fn: (lab: Lab, upSeconds: number) => Promise<T>,
+  hooks: {
+    /** runs holding the lab lock before `lab up` (e.g. a snapshot of the host) */
+    beforeUp?: () => Promise<void>;
+    /** runs holding the lab lock after `lab down`: no other test's lab can be up meanwhile */
+    afterDown?: () => Promise<void>;
+  } = {},
 ): Promise<T> {
   return withLock('lab', async () => {
+    await hooks.beforeUp?.();
     const foreign = await labNamespaces();
     if (foreign.length > 0) {
       throw new Error(
@@ -104,6 +111,7 @@ export async function withLab<T>(
       await lab.lab(['down']).catch((err: unknown) => {
         console.error(`lab down failed: ${err instanceof CommandError ? err.message : String(err)}`);
       });
+      await hooks.afterDown?.();
     }
   });
 }

@@ -29,6 +29,8 @@ export interface NodePlan {
   netns: string;
   /** the router-side end of the node's underlay veth */
   routerPort: string;
+  /** eth0's MAC: fixed, so a node keeps it across a power cycle as a real NIC does */
+  mac: string;
   ipv4?: string;
   ipv6?: string;
   podCidrV4?: string;
@@ -105,7 +107,14 @@ export function planTopology(options: Partial<TopologyOptions> = {}): Topology {
   const nodes: NodePlan[] = [];
   for (let i = 0; i < o.nodes; i++) {
     const name = nodeName(i);
-    const n: NodePlan = { index: i, name, netns: nodeNetns(name), routerPort: `vn${i}` };
+    const hex = (b: number) => b.toString(16).padStart(2, '0');
+    const n: NodePlan = {
+      index: i,
+      name,
+      netns: nodeNetns(name),
+      routerPort: `vn${i}`,
+      mac: `02:42:ac:16:${hex(i >> 8)}:${hex(i & 255)}`,
+    };
     // Node i sits at .2+i on the underlay and owns the i-th /24 (v4) and /64 (v6) of pod space.
     if (v4) {
       n.ipv4 = `172.22.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`;

@@ -70,7 +70,9 @@ export async function ensureNode(t: Topology, n: NodePlan): Promise<void> {
     ...v6Sysctls,
   });
   if (!(await linkExists(t.routerNetns, n.routerPort))) {
-    await ipBatch(t.routerNetns, [`link add ${n.routerPort} type veth peer name eth0 netns ${n.netns}`]);
+    await ipBatch(t.routerNetns, [
+      `link add ${n.routerPort} type veth peer name eth0 address ${n.mac} netns ${n.netns}`,
+    ]);
   }
   await ipBatch(t.routerNetns, [
     `link set ${n.routerPort} master ${t.underlayBridge}`,
@@ -128,4 +130,10 @@ export async function setNodeLinks(t: Topology, n: NodePlan, up: boolean): Promi
 /** The switch side only: the node keeps its link up but reaches no one (a cable cut). */
 export async function setRouterPort(t: Topology, n: NodePlan, up: boolean): Promise<void> {
   await ipBatch(t.routerNetns, [`link set ${n.routerPort} ${up ? 'up' : 'down'}`]);
+}
+
+/** Removes the node's underlay veth pair (both ends) at once. */
+export async function unplug(t: Topology, n: NodePlan): Promise<void> {
+  if (await linkExists(t.routerNetns, n.routerPort))
+    await ipBatch(t.routerNetns, [`link del ${n.routerPort}`]);
 }

@@ -19,6 +19,7 @@ import {
   inNode,
   labelGatewayNodes,
   longestGap,
+  NODE_IPS,
   probeStream,
 } from '../../support/egress.ts';
 import {
@@ -38,11 +39,6 @@ const FORGE = fileURLToPath(new URL('../../support/forge-probe.ts', import.meta.
 /** whether a node answers ARP for the EIP (proxy neighbour entry) */
 const proxiesFor = async (node: string) =>
   (await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.includes(`${EIP} `);
-const NODE_IPS: Record<string, string> = {
-  'egressgateway-control-plane': '172.22.0.2',
-  'egressgateway-worker': '172.22.0.3',
-  'egressgateway-worker2': '172.22.0.4',
-};
 
 /** The agent pods on a node, with their readiness. */
 async function agentPods(lab: Lab, node: string): Promise<Record<string, boolean>> {
@@ -349,20 +345,8 @@ spec:
         assert.ok(!(await proxiesFor(standby)), 'the standby does not');
         assert.equal(await carrier(lab, 'test'), holder);
         // The holder's agent saw them and says why it dropped them.
-        const pod = (
-          await lab.kubectl([
-            'get',
-            'pods',
-            '-n',
-            'kube-system',
-            '-l',
-            'app.kubernetes.io/component=agent',
-            '--field-selector',
-            `spec.nodeName=${holder}`,
-            '-o',
-            'jsonpath={.items[0].metadata.name}',
-          ])
-        ).trim();
+        const [pod] = Object.keys(await agentPods(lab, holder));
+        assert.ok(pod, `an agent pod on ${holder}`);
         const logs = (await lab.lab(['logs', '-n', 'kube-system', pod])).stdout;
         const dropped = (why: string) =>
           logs.split('\n').some((l) => l.includes('failover probe dropped') && l.includes(why));

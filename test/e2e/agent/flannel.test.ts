@@ -5,7 +5,15 @@
 // inside the cluster (pod to pod across the overlay, pod to ClusterIP) keeps the pod address.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { allSee, carrier, EXTERNAL, helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
+import {
+  allSee,
+  carrier,
+  EXTERNAL,
+  helmInstall,
+  inNode,
+  labelGatewayNodes,
+  NODE_IPS,
+} from '../../support/egress.ts';
 import {
   curlFromPod,
   echoServerYaml,
@@ -19,11 +27,6 @@ import {
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
-const NODE_IPS: Record<string, string> = {
-  'egressgateway-control-plane': '172.22.0.2',
-  'egressgateway-worker': '172.22.0.3',
-  'egressgateway-worker2': '172.22.0.4',
-};
 
 test('egress on Flannel: the real flanneld overlay, the seed Quick Start from every node', {
   timeout: 12 * 60_000,
