@@ -23,11 +23,14 @@ import {
   probeStream,
 } from '../../support/egress.ts';
 import {
+  curlFromPod,
   E2E_LAB_DIR,
+  echoServerYaml,
   eventually,
   type Lab,
   type PodView,
   runningPods,
+  urlFor,
   visitorYaml,
   withLab,
 } from '../../support/lab.ts';
@@ -163,6 +166,45 @@ test('egress through the gateway: the seed Quick Start from every node', {
       t.diagnostic(`proxy entry restored after ${Date.now() - t0} ms`);
       await allSee(lab, visitors, () => EIP, 'after the repair');
     });
+
+    await t.test(
+      'selected pods never use the EIP inside the cluster: pod to pod across nodes, ClusterIP, a node address',
+      async () => {
+        await lab.apply(echoServerYaml('incluster', 3, 'SingleStack'));
+        // A server on every node's own address (hostNetwork), as node services are reached.
+        await lab.apply(
+          echoServerYaml('nodeecho', 3, 'SingleStack')
+            .replace(
+              'spec:\n      topologySpreadConstraints',
+              'spec:\n      hostNetwork: true\n      topologySpreadConstraints',
+            )
+            .replaceAll('"8080"', '"18080"')
+            .replace('targetPort: 8080', 'targetPort: 18080'),
+        );
+        const echo = await runningPods(lab, 'app=incluster', 3);
+        await runningPods(lab, 'app=nodeecho', 3);
+        const clusterIp = (
+          await lab.kubectl(['get', 'svc', 'incluster', '-o', 'jsonpath={.spec.clusterIP}'])
+        ).trim();
+        for (const v of visitors) {
+          const remote = echo.find((e) => e.node !== v.node)!;
+          const otherNode = Object.keys(NODE_IPS).find((n) => n !== v.node)!;
+          const seen = {
+            pod: await curlFromPod(lab, v.name, urlFor(remote.ips[0]!, 8080)),
+            clusterIP: await eventually('ClusterIP answers', () =>
+              curlFromPod(lab, v.name, urlFor(clusterIp, 80)),
+            ),
+            node: await curlFromPod(lab, v.name, urlFor(NODE_IPS[otherNode]!, 18080)),
+          };
+          const own = `Remote IP: ${v.ips[0]}`;
+          // Calico's natOutgoing masquerades pod traffic to anything outside the pools, node
+          // addresses included: the node sees the pod's node, as from any pod, never the EIP.
+          const node = `Remote IP: ${NODE_IPS[v.node]}`;
+          assert.deepEqual(seen, { pod: own, clusterIP: own, node }, `${v.name} on ${v.node}`);
+        }
+        await lab.kubectl(['delete', 'deployment,service', 'incluster', 'nodeecho']);
+      },
+    );
 
     await t.test('destSubnet: only the listed destinations go through the gateway', async () => {
       const policy = (
