@@ -4,11 +4,12 @@
 // `kubectl patch felixconfigurations default … Append` is applied as its README says. Then
 // pods on every node reach the external server as `Remote IP: <EIP>`, unselected pods keep
 // their node address, destSubnet captures only its destinations; the kernel holds our
-// iptables chains and ipsets and no nftables table, and an agent restart changes none of
-// it. Then `helm upgrade` to nftables while a pod probes: traffic keeps its EIP and no
-// iptables state of ours is left; `helm uninstall` leaves nothing of either backend. Last,
-// `datapathMode: auto` on nodes whose `nft` cannot load our table (a wrapper that fails, put
-// first in the agents' PATH) takes iptables, says why, and the seed scenario passes.
+// iptables chains and ipsets and no nftables table, an agent restart changes none of it,
+// and the EIP survives its holder powering off. Then `helm upgrade` to nftables while a pod
+// probes: traffic keeps its EIP and no iptables state of ours is left; `helm uninstall`
+// leaves nothing of either backend. Last, `datapathMode: auto` on nodes whose `nft` cannot
+// load our table (a wrapper that fails, put first in the agents' PATH) takes iptables, says
+// why, and the seed scenario passes.
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -229,6 +230,51 @@ test('datapathMode iptables: the seed Quick Start from every node, then a switch
         await allSee(lab, visitors, () => EIP, 'after the agent restart');
       },
     );
+
+    await t.test('fast failover: the carrying node powers off; the standby SNATs with the EIP', async () => {
+      const from = await carrier(lab, 'test');
+      const client = visitors.find((p) => p.node === 'egressgateway-control-plane')!;
+      await allSee(lab, [client], () => EIP, 'before the failure');
+      const stream = probeStream(lab, client, EXTERNAL[4], `Remote IP: ${EIP}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      const t0 = Date.now();
+      await lab.lab(['node', 'off', from]);
+      try {
+        await new Promise((r) => setTimeout(r, 3000));
+        const seen = await stream.stop();
+        const gap = longestGap(seen, t0);
+        assertNoLeak(seen);
+        t.diagnostic(
+          `${from} off: egress as ${EIP} resumed after a gap of ${gap} ms (${seen.length} requests)`,
+        );
+        assert.ok(gap < 2000, `gap ${gap} ms`);
+      } finally {
+        await lab.lab(['node', 'on', from]);
+      }
+      await eventually(
+        'every agent back',
+        async () => {
+          const ready = await lab.kubectl([
+            'get',
+            'pods',
+            '-n',
+            'kube-system',
+            '-l',
+            'app.kubernetes.io/component=agent',
+            '-o',
+            'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {end}',
+          ]);
+          return ready
+            .trim()
+            .split(' ')
+            .filter((x) => x === 'True').length === 3
+            ? true
+            : undefined;
+        },
+        120_000,
+      );
+      await allSee(lab, visitors, () => EIP, 'after the node came back');
+    });
 
     await t.test(
       'helm upgrade to nftables: traffic keeps its EIP, no iptables state of ours left',
