@@ -3,7 +3,8 @@
 // (Felix's default chainInsertMode Insert): the agents report it, then the seed's
 // `kubectl patch felixconfigurations default … Append` is applied as its README says. Then
 // pods on every node reach the external server as `Remote IP: <EIP>`, unselected pods keep
-// their node address, destSubnet captures only its destinations; the kernel holds our
+// their node address, destSubnet captures only its destinations, useNodeIP leaves with the
+// carrier's address, a cluster policy selects by namespace; the kernel holds our
 // iptables chains and ipsets and no nftables table, an agent restart changes none of it,
 // and the EIP survives its holder powering off. Then `helm upgrade` to nftables while a pod
 // probes: traffic keeps its EIP and no iptables state of ours is left; `helm uninstall`
@@ -181,6 +182,58 @@ test('datapathMode iptables: the seed Quick Start from every node, then a switch
       await allSee(lab, unlisted, (p) => NODE_IPS[p.node]!, 'destination not listed');
       await lab.kubectl(['delete', 'egp', 'listed', 'unlisted']);
     });
+
+    await t.test(
+      'useNodeIP leaves with the gateway node address; a cluster policy by namespace',
+      async () => {
+        await lab.kubectl(['create', 'namespace', 'team-a']);
+        await lab.kubectl(['label', 'namespace', 'team-a', 'team=a']);
+        await lab.apply(visitorYaml('nodeip', 3));
+        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressPolicy
+metadata: {name: nodeip, namespace: default}
+spec:
+  egressGatewayName: default
+  egressIP: {useNodeIP: true}
+  appliedTo: {podSelector: {matchLabels: {app: nodeip}}}
+`);
+        await lab.apply(visitorYaml('team', 3).replace(/namespace: default/g, 'namespace: team-a'));
+        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
+kind: EgressClusterPolicy
+metadata: {name: team-a}
+spec:
+  egressGatewayName: default
+  egressIP: {allocatorPolicy: rr}
+  appliedTo:
+    namespaceSelector: {matchLabels: {team: a}}
+    podSelector: {matchLabels: {app: team}}
+`);
+        const nodeip = await runningPods(lab, 'app=nodeip', 3);
+        const via = await carrier(lab, 'nodeip');
+        // MASQUERADE on the carrier, through the tunnel from the others
+        await allSee(lab, nodeip, () => NODE_IPS[via]!, `useNodeIP through ${via}`);
+        const team = await runningPods(lab, 'app=team', 3, 'team-a');
+        const eip = await eventually('cluster policy placed with its own EIP', async () => {
+          const [node, ip] = (
+            await lab.kubectl(['get', 'egcp', 'team-a', '-o', 'jsonpath={.status.node} {.status.eip.ipv4}'])
+          )
+            .trim()
+            .split(' ');
+          return node && ip ? ip : undefined;
+        });
+        assert.notEqual(eip, EIP, 'rr gives the cluster policy an address of its own');
+        await allSee(lab, team, () => eip, 'EgressClusterPolicy by namespace', undefined, 'team-a');
+        await lab.kubectl(['delete', 'egcp', 'team-a']);
+        await lab.kubectl(['delete', 'egp', 'nodeip']);
+        await eventually('both policies gone from every node', async () => {
+          for (const node of NODES) {
+            const rules = (await inNode(node, ['iptables-nft-save'])).stdout;
+            if (/default\/nodeip|EgressClusterPolicy team-a/.test(rules)) return undefined;
+          }
+          return true;
+        });
+      },
+    );
 
     await t.test(
       'an agent restart on the gateway: traffic keeps flowing, the kernel ends as it was',
