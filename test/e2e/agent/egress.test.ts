@@ -23,11 +23,16 @@ import {
   probeStream,
 } from '../../support/egress.ts';
 import {
+  agentPodsOn,
+  destSubnetCase,
+  nftRules,
+  nodeIpAndClusterPolicyCase,
+} from '../../support/egress-cases.ts';
+import {
   curlFromPod,
   E2E_LAB_DIR,
   echoServerYaml,
   eventually,
-  type Lab,
   type PodView,
   runningPods,
   urlFor,
@@ -42,32 +47,6 @@ const FORGE = fileURLToPath(new URL('../../support/forge-probe.ts', import.meta.
 /** whether a node answers ARP for the EIP (proxy neighbour entry) */
 const proxiesFor = async (node: string) =>
   (await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.includes(`${EIP} `);
-
-/** The agent pods on a node, with their readiness. */
-async function agentPods(lab: Lab, node: string): Promise<Record<string, boolean>> {
-  const out = await lab.kubectl([
-    'get',
-    'pods',
-    '-n',
-    'kube-system',
-    '-l',
-    'app.kubernetes.io/component=agent',
-    '--field-selector',
-    `spec.nodeName=${node}`,
-    '-o',
-    'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
-  ]);
-  return Object.fromEntries(
-    out
-      .trim()
-      .split(' ')
-      .filter(Boolean)
-      .map((x) => {
-        const [name, ready] = x.split('=');
-        return [name!, ready === 'True'];
-      }),
-  );
-}
 
 test('egress through the gateway: the seed Quick Start from every node', {
   timeout: 15 * 60_000,
@@ -190,11 +169,15 @@ test('egress through the gateway: the seed Quick Start from every node', {
           const remote = echo.find((e) => e.node !== v.node)!;
           const otherNode = Object.keys(NODE_IPS).find((n) => n !== v.node)!;
           const seen = {
-            pod: await curlFromPod(lab, v.name, urlFor(remote.ips[0]!, 8080)),
+            pod: await eventually('pod answers', () =>
+              curlFromPod(lab, v.name, urlFor(remote.ips[0]!, 8080)),
+            ),
             clusterIP: await eventually('ClusterIP answers', () =>
               curlFromPod(lab, v.name, urlFor(clusterIp, 80)),
             ),
-            node: await curlFromPod(lab, v.name, urlFor(NODE_IPS[otherNode]!, 18080)),
+            node: await eventually('node answers', () =>
+              curlFromPod(lab, v.name, urlFor(NODE_IPS[otherNode]!, 18080)),
+            ),
           };
           const own = `Remote IP: ${v.ips[0]}`;
           // Calico's natOutgoing masquerades pod traffic to anything outside the pools, node
@@ -207,86 +190,13 @@ test('egress through the gateway: the seed Quick Start from every node', {
     );
 
     await t.test('destSubnet: only the listed destinations go through the gateway', async () => {
-      const policy = (
-        name: string,
-        app: string,
-        dest: string,
-      ) => `apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressPolicy
-metadata: {name: ${name}, namespace: default}
-spec:
-  egressGatewayName: default
-  appliedTo: {podSelector: {matchLabels: {app: ${app}}}}
-  destSubnet: ["${dest}"]
-`;
-      await lab.apply(visitorYaml('listed', 3));
-      await lab.apply(visitorYaml('unlisted', 3));
-      await lab.apply(policy('listed', 'listed', '10.6.1.0/24'));
-      await lab.apply(policy('unlisted', 'unlisted', '10.99.0.0/16'));
-      const listed = await runningPods(lab, 'app=listed', 3);
-      const unlisted = await runningPods(lab, 'app=unlisted', 3);
-      await carrier(lab, 'listed');
-      await carrier(lab, 'unlisted');
-      await allSee(lab, listed, () => EIP, 'destination listed');
-      // Settle first (the policy's rules are in place), then the server must see node IPs.
-      await eventually('unlisted policy programmed on every node', async () => {
-        for (const node of Object.keys(NODE_IPS)) {
-          const table = (await inNode(node, ['nft', 'list', 'table', 'inet', 'egressgateway'])).stdout;
-          if (!table.includes('EgressPolicy default/unlisted') && !table.includes('10.99.0.0/16'))
-            return undefined;
-        }
-        return true;
-      });
-      await allSee(lab, unlisted, (p) => NODE_IPS[p.node]!, 'destination not listed');
+      await destSubnetCase(lab, EIP, nftRules);
     });
 
     await t.test(
       'useNodeIP leaves with the gateway node address; a cluster policy selects by namespace',
       async () => {
-        await lab.kubectl(['create', 'namespace', 'team-a']);
-        await lab.kubectl(['label', 'namespace', 'team-a', 'team=a']);
-        await lab.apply(visitorYaml('nodeip', 3));
-        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressPolicy
-metadata: {name: nodeip, namespace: default}
-spec:
-  egressGatewayName: default
-  egressIP: {useNodeIP: true}
-  appliedTo: {podSelector: {matchLabels: {app: nodeip}}}
-`);
-        await lab.apply(visitorYaml('team', 3).replace(/namespace: default/g, 'namespace: team-a'));
-        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressClusterPolicy
-metadata: {name: team-a}
-spec:
-  egressGatewayName: default
-  egressIP: {allocatorPolicy: rr}
-  appliedTo:
-    namespaceSelector: {matchLabels: {team: a}}
-    podSelector: {matchLabels: {app: team}}
-`);
-        const nodeip = await runningPods(lab, 'app=nodeip', 3);
-        const via = await carrier(lab, 'nodeip');
-        await allSee(lab, nodeip, () => NODE_IPS[via]!, `useNodeIP through ${via}`);
-        const team = await runningPods(lab, 'app=team', 3, 'team-a');
-        const eip = await eventually('cluster policy placed with its own EIP', async () => {
-          const s = (
-            await lab.kubectl(['get', 'egcp', 'team-a', '-o', 'jsonpath={.status.node} {.status.eip.ipv4}'])
-          ).trim();
-          const [node, ip] = s.split(' ');
-          return node && ip ? ip : undefined;
-        });
-        assert.notEqual(eip, EIP, 'rr gives the cluster policy an address of its own');
-        await allSee(lab, team, () => eip, 'EgressClusterPolicy by namespace', undefined, 'team-a');
-        await lab.kubectl(['delete', 'egcp', 'team-a']);
-        await lab.kubectl(['delete', 'egp', 'nodeip']);
-        await eventually('both policies gone from every node', async () => {
-          for (const node of Object.keys(NODE_IPS)) {
-            const table = (await inNode(node, ['nft', 'list', 'table', 'inet', 'egressgateway'])).stdout;
-            if (/default\/nodeip|EgressClusterPolicy team-a/.test(table)) return undefined;
-          }
-          return true;
-        });
+        await nodeIpAndClusterPolicyCase(lab, EIP, nftRules);
       },
     );
 
@@ -387,7 +297,7 @@ spec:
         assert.ok(!(await proxiesFor(standby)), 'the standby does not');
         assert.equal(await carrier(lab, 'test'), holder);
         // The holder's agent saw them and says why it dropped them.
-        const [pod] = Object.keys(await agentPods(lab, holder));
+        const [pod] = Object.keys(await agentPodsOn(lab, holder));
         assert.ok(pod, `an agent pod on ${holder}`);
         const logs = (await lab.lab(['logs', '-n', 'kube-system', pod])).stdout;
         const dropped = (why: string) =>
@@ -415,7 +325,7 @@ spec:
           )
         ).join('\n---\n');
       const before = await snapshot();
-      const [agent] = Object.keys(await agentPods(lab, gatewayNode));
+      const [agent] = Object.keys(await agentPodsOn(lab, gatewayNode));
       assert.ok(agent, 'agent pod on the gateway node');
       // A pod on a non-gateway node requests back to back through the whole restart.
       const client = visitors.find((p) => p.node === 'egressgateway-control-plane')!;
@@ -424,7 +334,7 @@ spec:
       const t0 = Date.now();
       await lab.kubectl(['delete', 'pod', '-n', 'kube-system', agent, '--wait=false']);
       await eventually('a new agent Ready on the gateway node', async () => {
-        const pods = await agentPods(lab, gatewayNode);
+        const pods = await agentPodsOn(lab, gatewayNode);
         return Object.entries(pods).some(([name, ready]) => ready && name !== agent) ? true : undefined;
       });
       // The holder's agent handed its EIP to the next candidate while it was away (fast

@@ -90,8 +90,12 @@ test('egress on Flannel: the real flanneld overlay, the seed Quick Start from ev
         ).trim();
         for (const v of visitors) {
           const remote = echo.find((e) => e.node !== v.node)!;
+          // Running is not ready (no readiness probe): a fresh server may need a moment.
+          const direct = await eventually(`${remote.name} answers`, () =>
+            curlFromPod(lab, v.name, urlFor(remote.ips[0]!, 8080)),
+          );
           assert.equal(
-            await curlFromPod(lab, v.name, urlFor(remote.ips[0]!, 8080)),
+            direct,
             `Remote IP: ${v.ips[0]}`,
             `${v.name} on ${v.node} → ${remote.name} on ${remote.node}`,
           );

@@ -23,18 +23,19 @@ import {
   inNode,
   labelGatewayNodes,
   longestGap,
+  NODE_IPS,
   probeStream,
 } from '../../support/egress.ts';
+import { agentPodsOn, destSubnetCase, nodeIpAndClusterPolicyCase } from '../../support/egress-cases.ts';
 import { eventually, type PodView, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
-const NODE_IPS: Record<string, string> = {
-  'egressgateway-control-plane': '172.22.0.2',
-  'egressgateway-worker': '172.22.0.3',
-  'egressgateway-worker2': '172.22.0.4',
-};
 const NODES = Object.keys(NODE_IPS);
+
+/** This backend's rules on a node (for the shared cases): chains, then set members. */
+const iptablesRules = async (node: string) =>
+  (await inNode(node, ['iptables-nft-save'])).stdout + (await inNode(node, ['ipset', 'save'])).stdout;
 
 /** Everything of ours in a node's packet filter: iptables chains (any variant), ipsets, the nft table. */
 async function ours(node: string): Promise<string[]> {
@@ -64,15 +65,6 @@ async function ours(node: string): Promise<string[]> {
     out.push('nft: table inet egressgateway');
   return out;
 }
-
-const policy = (name: string, app: string, dest: string) => `apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressPolicy
-metadata: {name: ${name}, namespace: default}
-spec:
-  egressGatewayName: default
-  appliedTo: {podSelector: {matchLabels: {app: ${app}}}}
-  destSubnet: ["${dest}"]
-`;
 
 test('datapathMode iptables: the seed Quick Start from every node, then a switch to nftables', {
   timeout: 15 * 60_000,
@@ -165,73 +157,13 @@ test('datapathMode iptables: the seed Quick Start from every node, then a switch
     });
 
     await t.test('destSubnet: only the listed destinations go through the gateway', async () => {
-      await lab.apply(visitorYaml('listed', 3));
-      await lab.apply(visitorYaml('unlisted', 3));
-      await lab.apply(policy('listed', 'listed', '10.6.1.0/24'));
-      await lab.apply(policy('unlisted', 'unlisted', '10.99.0.0/16'));
-      const listed = await runningPods(lab, 'app=listed', 3);
-      const unlisted = await runningPods(lab, 'app=unlisted', 3);
-      await carrier(lab, 'listed');
-      await carrier(lab, 'unlisted');
-      await allSee(lab, listed, () => EIP, 'destination listed');
-      await eventually('unlisted policy programmed on every node', async () => {
-        for (const node of NODES)
-          if (!(await inNode(node, ['ipset', 'list'])).stdout.includes('10.99.0.0/16')) return undefined;
-        return true;
-      });
-      await allSee(lab, unlisted, (p) => NODE_IPS[p.node]!, 'destination not listed');
-      await lab.kubectl(['delete', 'egp', 'listed', 'unlisted']);
+      await destSubnetCase(lab, EIP, iptablesRules);
     });
 
     await t.test(
       'useNodeIP leaves with the gateway node address; a cluster policy by namespace',
       async () => {
-        await lab.kubectl(['create', 'namespace', 'team-a']);
-        await lab.kubectl(['label', 'namespace', 'team-a', 'team=a']);
-        await lab.apply(visitorYaml('nodeip', 3));
-        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressPolicy
-metadata: {name: nodeip, namespace: default}
-spec:
-  egressGatewayName: default
-  egressIP: {useNodeIP: true}
-  appliedTo: {podSelector: {matchLabels: {app: nodeip}}}
-`);
-        await lab.apply(visitorYaml('team', 3).replace(/namespace: default/g, 'namespace: team-a'));
-        await lab.apply(`apiVersion: egressgateway.spidernet.io/v1beta1
-kind: EgressClusterPolicy
-metadata: {name: team-a}
-spec:
-  egressGatewayName: default
-  egressIP: {allocatorPolicy: rr}
-  appliedTo:
-    namespaceSelector: {matchLabels: {team: a}}
-    podSelector: {matchLabels: {app: team}}
-`);
-        const nodeip = await runningPods(lab, 'app=nodeip', 3);
-        const via = await carrier(lab, 'nodeip');
-        // MASQUERADE on the carrier, through the tunnel from the others
-        await allSee(lab, nodeip, () => NODE_IPS[via]!, `useNodeIP through ${via}`);
-        const team = await runningPods(lab, 'app=team', 3, 'team-a');
-        const eip = await eventually('cluster policy placed with its own EIP', async () => {
-          const [node, ip] = (
-            await lab.kubectl(['get', 'egcp', 'team-a', '-o', 'jsonpath={.status.node} {.status.eip.ipv4}'])
-          )
-            .trim()
-            .split(' ');
-          return node && ip ? ip : undefined;
-        });
-        assert.notEqual(eip, EIP, 'rr gives the cluster policy an address of its own');
-        await allSee(lab, team, () => eip, 'EgressClusterPolicy by namespace', undefined, 'team-a');
-        await lab.kubectl(['delete', 'egcp', 'team-a']);
-        await lab.kubectl(['delete', 'egp', 'nodeip']);
-        await eventually('both policies gone from every node', async () => {
-          for (const node of NODES) {
-            const rules = (await inNode(node, ['iptables-nft-save'])).stdout;
-            if (/default\/nodeip|EgressClusterPolicy team-a/.test(rules)) return undefined;
-          }
-          return true;
-        });
+        await nodeIpAndClusterPolicyCase(lab, EIP, iptablesRules);
       },
     );
 
@@ -252,22 +184,7 @@ spec:
             )
           ).join('\n---\n');
         const before = await snapshot();
-        const [agent] = (
-          await lab.kubectl([
-            'get',
-            'pods',
-            '-n',
-            'kube-system',
-            '-l',
-            'app.kubernetes.io/component=agent',
-            '--field-selector',
-            `spec.nodeName=${gateway}`,
-            '-o',
-            'jsonpath={.items[*].metadata.name}',
-          ])
-        )
-          .trim()
-          .split(' ');
+        const [agent] = Object.keys(await agentPodsOn(lab, gateway));
         assert.ok(agent, `agent pod on ${gateway}`);
         await lab.kubectl(['delete', 'pod', '-n', 'kube-system', agent, '--wait=false']);
         await allSee(lab, visitors, () => EIP, 'during the agent restart');
