@@ -15,6 +15,12 @@ export const NETTOOLS_IMAGE = builtImageRef('nettools');
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const LAB_BIN = join(REPO, 'lab/bin/lab');
 export const E2E_LAB_DIR = '/run/egressgateway-lab-e2e';
+/**
+ * The timeout of a test that runs on the lab. It includes the wait for the lab lock behind
+ * every other lab test file of the run (about 20 min of them in all on 2 cores): a short
+ * timeout would fail whichever file happened to queue last, not a slow test.
+ */
+export const LAB_TEST_TIMEOUT = 45 * 60_000;
 
 export interface Lab {
   dir: string;

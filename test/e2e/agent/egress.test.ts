@@ -33,6 +33,7 @@ import {
   E2E_LAB_DIR,
   echoServerYaml,
   eventually,
+  LAB_TEST_TIMEOUT,
   type PodView,
   runningPods,
   urlFor,
@@ -49,7 +50,7 @@ const proxiesFor = async (node: string) =>
   (await inNode(node, ['ip', 'neigh', 'show', 'proxy'])).stdout.includes(`${EIP} `);
 
 test('egress through the gateway: the seed Quick Start from every node', {
-  timeout: 15 * 60_000,
+  timeout: LAB_TEST_TIMEOUT,
 }, async (t) => {
   await withLab(['--nodes', '3'], async (lab) => {
     let visitors: PodView[] = [];

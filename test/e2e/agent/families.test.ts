@@ -15,7 +15,7 @@ import {
   longestGap,
   probeStream,
 } from '../../support/egress.ts';
-import { type Lab, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import { LAB_TEST_TIMEOUT, type Lab, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
 import { SEED_POLICY } from '../../support/seed.ts';
 
 const EIP4 = '172.22.0.110';
@@ -41,7 +41,7 @@ async function seedWith(lab: Lab, pools: { ipv4?: string[]; ipv6?: string[] }) {
   return { visitors, node: await carrier(lab, 'test') };
 }
 
-test('egress in dual stack: IPv4 and IPv6 EIPs from every node', { timeout: 10 * 60_000 }, async (t) => {
+test('egress in dual stack: IPv4 and IPv6 EIPs from every node', { timeout: LAB_TEST_TIMEOUT }, async (t) => {
   await withLab(
     ['--nodes', '3', '--ip-family', 'dual', '--cni', 'bridge', '--cni-chain-insert-mode', 'append'],
     async (lab) => {
@@ -97,7 +97,9 @@ test('egress in dual stack: IPv4 and IPv6 EIPs from every node', { timeout: 10 *
   );
 });
 
-test('egress in IPv6 only: the tunnel runs over the IPv6 underlay', { timeout: 10 * 60_000 }, async (t) => {
+test('egress in IPv6 only: the tunnel runs over the IPv6 underlay', {
+  timeout: LAB_TEST_TIMEOUT,
+}, async (t) => {
   await withLab(['--nodes', '3', '--ip-family', 'ipv6'], async (lab) => {
     await helmInstall(lab, [
       'feature.enableIPv4=false',

@@ -18,6 +18,7 @@ import {
   curlFromPod,
   echoServerYaml,
   eventually,
+  LAB_TEST_TIMEOUT,
   type PodView,
   runningPods,
   urlFor,
@@ -29,7 +30,7 @@ import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 const EIP = '172.22.0.110';
 
 test('egress on Flannel: the real flanneld overlay, the seed Quick Start from every node', {
-  timeout: 12 * 60_000,
+  timeout: LAB_TEST_TIMEOUT,
 }, async (t) => {
   await withLab(['--nodes', '3', '--cni', 'flannel'], async (lab) => {
     let visitors: PodView[] = [];

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { allSee, carrier, EXTERNAL, helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
-import { runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import { LAB_TEST_TIMEOUT, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
 import { SEED_POLICY } from '../../support/seed.ts';
 
 const EIP4 = '172.22.0.110';
@@ -13,7 +13,7 @@ const EIP6 = 'fc00:f853:ccd:e793::10a';
 const NODES = ['egressgateway-control-plane', 'egressgateway-worker', 'egressgateway-worker2'];
 
 test('datapathMode iptables in dual stack: IPv4 and IPv6 EIPs from every node', {
-  timeout: 10 * 60_000,
+  timeout: LAB_TEST_TIMEOUT,
 }, async (t) => {
   await withLab(
     ['--nodes', '3', '--ip-family', 'dual', '--cni', 'bridge', '--cni-chain-insert-mode', 'append'],

@@ -27,7 +27,14 @@ import {
   probeStream,
 } from '../../support/egress.ts';
 import { agentPodsOn, destSubnetCase, nodeIpAndClusterPolicyCase } from '../../support/egress-cases.ts';
-import { eventually, type PodView, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import {
+  eventually,
+  LAB_TEST_TIMEOUT,
+  type PodView,
+  runningPods,
+  visitorYaml,
+  withLab,
+} from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
@@ -67,7 +74,7 @@ async function ours(node: string): Promise<string[]> {
 }
 
 test('datapathMode iptables: the seed Quick Start from every node, then a switch to nftables', {
-  timeout: 15 * 60_000,
+  timeout: LAB_TEST_TIMEOUT,
 }, async (t) => {
   await withLab(['--nodes', '3'], async (lab) => {
     let visitors: PodView[] = [];

@@ -12,7 +12,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CommandError, run } from '../../../src/common/exec.ts';
 import { allSee, carrier, helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
-import { eventually, type Lab, runningPods, visitorYaml, withLab } from '../../support/lab.ts';
+import {
+  eventually,
+  LAB_TEST_TIMEOUT,
+  type Lab,
+  runningPods,
+  visitorYaml,
+  withLab,
+} from '../../support/lab.ts';
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 const EIP = '172.22.0.110';
@@ -54,7 +61,7 @@ async function proxied(node: string): Promise<string> {
 }
 
 test('upstream values set to non-defaults do what docs/values.md says', {
-  timeout: 15 * 60_000,
+  timeout: LAB_TEST_TIMEOUT,
 }, async (t) => {
   await withLab(['--nodes', '3'], async (lab) => {
     await t.test('refused and malformed values fail helm install, naming the key', async () => {

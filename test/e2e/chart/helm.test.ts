@@ -11,14 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { builtImageRef } from '../../../lab/src/paths.ts';
 import { run } from '../../../src/common/exec.ts';
 import { helmInstall, inNode, labelGatewayNodes } from '../../support/egress.ts';
-import { containerOf, eventually, rootMountOf, withLab } from '../../support/lab.ts';
+import { containerOf, eventually, LAB_TEST_TIMEOUT, rootMountOf, withLab } from '../../support/lab.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 import { SEED_GATEWAY, SEED_POLICY } from '../../support/seed.ts';
 
 test('helm install --wait, the seed YAMLs through the webhook, helm uninstall cleans up', {
-  timeout: 10 * 60_000,
+  timeout: LAB_TEST_TIMEOUT,
 }, async (t) => {
   await withLab(['--nodes', '3'], async (lab) => {
     await t.test("the seed's install command succeeds with --wait", async () => {

@@ -16,6 +16,7 @@ import {
   echoServerYaml,
   eventually,
   hostSnapshot,
+  LAB_TEST_TIMEOUT,
   labNamespaces,
   NETTOOLS_IMAGE,
   rootMountOf,
@@ -62,7 +63,7 @@ function labProcesses(): string[] {
   return out;
 }
 
-test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: 15 * 60_000 }, async (t) => {
+test('lab: a real 3-node IPv4 cluster with Calico-style pods', { timeout: LAB_TEST_TIMEOUT }, async (t) => {
   // Both snapshots are taken holding the lab lock: another test file's lab cannot be up then.
   let before: Awaited<ReturnType<typeof hostSnapshot>> | undefined;
   const afterDown = async () => {

@@ -10,6 +10,7 @@ import {
   curlFromPod,
   echoServerYaml,
   eventually,
+  LAB_TEST_TIMEOUT,
   type Lab,
   runningPods,
   urlFor,
@@ -58,7 +59,7 @@ async function checkFamilies(
   }
 }
 
-test('lab: dual stack, bridge-style pods, NAT jump appended', { timeout: 10 * 60_000 }, async (t) => {
+test('lab: dual stack, bridge-style pods, NAT jump appended', { timeout: LAB_TEST_TIMEOUT }, async (t) => {
   await withLab(
     ['--nodes', '2', '--ip-family', 'dual', '--cni', 'bridge', '--cni-chain-insert-mode', 'append'],
     async (lab) => {
@@ -85,7 +86,7 @@ test('lab: dual stack, bridge-style pods, NAT jump appended', { timeout: 10 * 60
   );
 });
 
-test('lab: IPv6 only, Calico-style pods', { timeout: 10 * 60_000 }, async (t) => {
+test('lab: IPv6 only, Calico-style pods', { timeout: LAB_TEST_TIMEOUT }, async (t) => {
   await withLab(['--nodes', '2', '--ip-family', 'ipv6'], async (lab) => {
     await checkFamilies(t, lab, 'ipv6', [6]);
   });
