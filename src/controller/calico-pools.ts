@@ -95,10 +95,11 @@ export class CalicoPoolWatch {
           setTimeout(() => reject(new Error(`${what} not listed within ${timeoutMs} ms`)), timeoutMs).unref(),
         ),
       ]);
-    await within(this.#crd.synced, `CustomResourceDefinition ${IPPOOL_CRD}`);
+    // Timers only until the first lists: after that this runs on every reconcile.
+    if (!this.#crd.hasSynced()) await within(this.#crd.synced, `CustomResourceDefinition ${IPPOOL_CRD}`);
     const pools = this.#pools;
     if (!pools) return undefined;
-    await within(pools.synced, 'Calico IPPools');
+    if (!pools.hasSynced()) await within(pools.synced, 'Calico IPPools');
     return pools.list().map(poolOf);
   }
 }

@@ -3,9 +3,10 @@
 // group, version, kinds, plurals and the fields we read as Calico defines them; the rest of
 // their specs is kept as written), and the objects a Calico install starts with: the
 // FelixConfiguration "default" and the default IP pools, with natOutgoing.
+import { CALICO_GROUP } from '../../../src/controller/calico-pools.ts';
 import type { Topology } from '../net/topology.ts';
 
-export const CALICO_GROUP = 'crd.projectcalico.org';
+export { CALICO_GROUP };
 export const CALICO_VERSION = 'v1';
 export const CALICO_API = `${CALICO_GROUP}/${CALICO_VERSION}`;
 

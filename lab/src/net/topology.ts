@@ -169,11 +169,6 @@ export function bridgeGateway(node: NodePlan): { ipv4?: string; ipv6?: string } 
 /** Flannel's VXLAN backend: the overlay costs 50 bytes of the underlay's 1500. */
 export const FLANNEL_MTU = 1450;
 
-/** Pods on a cni0 bridge: bridge mode (host-gw routes) and flannel mode (VXLAN overlay). */
-export function onBridge(t: Topology): boolean {
-  return t.options.cni !== 'calico';
-}
-
 export function findNode(t: Topology, name: string): NodePlan {
   const n = t.nodes.find((x) => x.name === name);
   if (!n) throw new Error(`no node "${name}" in the lab; nodes: ${t.nodes.map((x) => x.name).join(', ')}`);

@@ -39,7 +39,7 @@ export class Prober {
   #seq = 0n;
   readonly #fresh: Freshness;
   /** probes dropped, by reason (forgeries, replays and misconfigured peers show here) */
-  readonly drops = new Map<DropReason, number>();
+  readonly #drops = new Map<DropReason, number>();
 
   constructor(o: ProberOptions) {
     this.#o = o;
@@ -51,8 +51,8 @@ export class Prober {
   }
 
   #drop(reason: DropReason, from: string): void {
-    const n = (this.drops.get(reason) ?? 0) + 1;
-    this.drops.set(reason, n);
+    const n = (this.#drops.get(reason) ?? 0) + 1;
+    this.#drops.set(reason, n);
     // Once, then every 1000th: a flood of forgeries must not flood the log.
     if (n === 1 || n % 1000 === 0) this.#o.log.warn({ reason, from, count: n }, 'failover probe dropped');
   }

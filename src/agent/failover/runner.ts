@@ -72,11 +72,6 @@ export class FailoverRunner {
     this.#holding = new Set(keys);
   }
 
-  /** probes dropped so far, by reason */
-  drops(): ReadonlyMap<string, number> {
-    return this.#prober.drops;
-  }
-
   holding(): ReadonlySet<string> {
     return this.#holding;
   }
